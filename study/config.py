@@ -1,0 +1,183 @@
+"""The trial config: every key a trial understands, its default, and what it means.
+
+A trial's config travels as a flat dict (Ray Tune's param_space, `--set key=value`,
+`params.json`); `resolve_config` turns it into a `TrialConfig`, fills the paper's
+per-mode defaults and rejects what no trial could run, before any work starts.
+
+    >>> cfg = resolve_config({"model": "vgg19", "mode": "fine_tune"})
+    >>> cfg.optimizer, cfg.momentum, cfg.nesterov
+    ('sgd', 0.9, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from study.errors import StudyError
+
+MODES = ("off_the_shelf", "fine_tune")
+OPTIMIZERS = ("rmsprop", "sgd", "adamw")
+MONITORS = {"val_loss": "min", "val_acc": "max"}  # the monitored metric and which way is better
+COLLECTIONS = ("rijksmuseum", "imet", "folder", "csv", "demo")
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    # --- what is learned from what
+    collection: str = "demo"  # rijksmuseum | imet | folder | csv | demo (DESIGN.md, Collections)
+    data_root: str = ""  # the collection's folder; "" with collection=demo: the embedded demo, made on first use
+    task: str = "material"  # one labelling of the collection: material/type/artist, an iMet category, ...
+    model: str = "resnet50"  # a name from study.models.list_models()
+    mode: str = "off_the_shelf"  # off_the_shelf: frozen backbone, new head; fine_tune: every layer trains
+    weights: str = "imagenet"  # imagenet | none (random init) | path to an earlier trial's checkpoint
+    # --- optimisation; None means the paper's choice for the mode (see PAPER_DEFAULTS)
+    optimizer: str | None = None  # rmsprop | sgd | adamw
+    lr: float = 1e-3
+    momentum: float | None = None  # sgd momentum (rmsprop: its momentum term)
+    nesterov: bool | None = None  # sgd only
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    max_epochs: int = 100  # the paper trains until early stopping ends it
+    patience: int = 7  # epochs without improvement of `monitor` before stopping
+    monitor: str = "val_loss"  # val_loss | val_acc; the best epoch by it is the one tested
+    # --- input
+    image_size: int = 0  # input side in pixels; 0 = the backbone's own (224, 299 for inception_v3/xception)
+    augment: bool = False  # random crop + flip; the paper used none. Bypasses the feature cache
+    trainable_blocks: int = 0  # fine_tune only the last N blocks of the backbone; 0 = all of them
+    # --- labels and split (DESIGN.md, Splits and label pruning)
+    min_per_class: int = 0  # keep classes with at least this many images; 0 = off
+    top_k: int = 0  # keep the K most frequent classes; 0 = off
+    split: str = "0.8,0.1,0.1"  # train,val,test fractions, per class
+    split_seed: int = 0  # which split; fixed while `seed` varies, as in the paper
+    seed: int = 0  # initialisation and batch order
+    # --- plumbing
+    feature_cache: bool = True  # off_the_shelf without augment: train the head on stored backbone features
+    cache_dir: str = ""  # image, feature and demo caches; "" = $ARTSTUDY_CACHE or ~/.cache/artstudy
+    num_workers: int = 0  # DataLoader worker processes; 0 reads in the trial's own process
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def split_fractions(self) -> tuple[float, float, float]:
+        return parse_split(self.split)
+
+    @property
+    def monitor_mode(self) -> str:
+        return MONITORS[self.monitor]
+
+
+# The paper's hyperparameters for each mode (Sabatelli et al. 2018, section 3): RMSprop with
+# Keras' rho=0.9 (torch calls it alpha) off the shelf; SGD with Nesterov momentum when fine-tuning.
+PAPER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "off_the_shelf": {"optimizer": "rmsprop", "momentum": 0.0, "nesterov": False},
+    "fine_tune": {"optimizer": "sgd", "momentum": 0.9, "nesterov": True},
+}
+# Once an optimizer is named, these fill what it leaves open.
+OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "rmsprop": {"momentum": 0.0, "nesterov": False},
+    "sgd": {"momentum": 0.9, "nesterov": True},
+    "adamw": {"momentum": 0.0, "nesterov": False},
+}
+
+CONFIG_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrialConfig))
+_TYPES: dict[str, Any] = {f.name: f.type for f in dataclasses.fields(TrialConfig)}
+
+
+class ConfigError(StudyError, ValueError):
+    """A config no trial can run; the message says what would be valid."""
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("ARTSTUDY_CACHE") or Path.home() / ".cache" / "artstudy")
+
+
+def parse_split(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(p) for p in str(text).split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or min(parts) < 0 or abs(sum(parts) - 1.0) > 1e-6 or parts[0] <= 0:
+        raise ConfigError(f"split={text!r}: give three fractions train,val,test that sum to 1, e.g. 0.8,0.1,0.1")
+    return parts  # type: ignore[return-value]
+
+
+def coerce_value(key: str, value: Any) -> Any:
+    """Turn `value` (often a string from the command line) into `key`'s type, or raise ConfigError."""
+    if key not in _TYPES:
+        raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(CONFIG_KEYS)}")
+    kind = _TYPES[key]
+    if value is None:
+        if "None" in kind:
+            return None
+        raise ConfigError(f"{key} cannot be empty")
+    base = kind.replace(" | None", "")
+    try:
+        if base == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if base == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
+        if base == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}={value!r} is not a valid {base}") from None
+
+
+def resolve_config(overrides: dict[str, Any] | None = None) -> TrialConfig:
+    """Defaults, then the paper's per-mode choices, then `overrides`; checked and typed."""
+    overrides = dict(overrides or {})
+    values = {key: coerce_value(key, value) for key, value in overrides.items()}
+    mode = values.get("mode", TrialConfig.mode)
+    if mode not in MODES:
+        raise ConfigError(f"mode={mode!r}; choose one of {', '.join(MODES)}")
+    paper = PAPER_DEFAULTS[mode]
+    optimizer = values.get("optimizer") or paper["optimizer"]
+    if optimizer not in OPTIMIZERS:
+        raise ConfigError(f"optimizer={optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    fill = paper if optimizer == paper["optimizer"] else OPTIMIZER_DEFAULTS[optimizer]
+    values["optimizer"] = optimizer
+    for key in ("momentum", "nesterov"):
+        if values.get(key) is None:
+            values[key] = fill[key]
+    cfg = TrialConfig(**values)
+    _check(cfg)
+    return cfg
+
+
+def _check(cfg: TrialConfig) -> None:
+    if cfg.collection not in COLLECTIONS:
+        raise ConfigError(f"collection={cfg.collection!r}; choose one of {', '.join(COLLECTIONS)}")
+    if cfg.monitor not in MONITORS:
+        raise ConfigError(f"monitor={cfg.monitor!r}; choose one of {', '.join(MONITORS)}")
+    parse_split(cfg.split)
+    for key in ("lr",):
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"{key} must be positive, got {getattr(cfg, key)}")
+    for key in ("batch_size", "max_epochs"):
+        if getattr(cfg, key) < 1:
+            raise ConfigError(f"{key} must be at least 1, got {getattr(cfg, key)}")
+    for key in ("weight_decay", "patience", "image_size", "trainable_blocks", "min_per_class", "top_k", "num_workers"):
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f"{key} cannot be negative, got {getattr(cfg, key)}")
+    if cfg.top_k == 1:
+        raise ConfigError("top_k=1 leaves one class: nothing to classify; use 0 (off) or at least 2")
+    if cfg.nesterov and cfg.optimizer == "sgd" and not cfg.momentum:
+        raise ConfigError("nesterov=true needs momentum > 0")
+    if cfg.collection != "demo" and not cfg.data_root:
+        raise ConfigError(f"collection={cfg.collection} needs data_root (the collection's folder)")
