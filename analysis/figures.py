@@ -1,0 +1,278 @@
+"""The report's figures, each a pure function of the tidy frames returning a matplotlib Figure.
+
+    >>> fig = learning_curves(exp.history)            # val accuracy against epoch, one panel per task
+    >>> fig = accuracy_vs_classes(exp.trials, mensink=True)
+    >>> fig.savefig("curves.png")
+
+Figures are built with `matplotlib.figure.Figure` (no pyplot): nothing global, no backend needed, safe in
+a loop and in Jupyter. Accuracies are drawn in %. Each trial's line carries its trial id as gid, and each
+model x mode its label, so what a figure shows can be checked from the returned object.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
+
+from analysis import reference
+from analysis.roles import MODE_ORDER, direction
+from analysis.tables import MODEL_ORDER, TASK_ORDER, _sort, fmt_value, ordered, scale
+
+LINESTYLE = {"fine_tune": "-", "off_the_shelf": "--"}  # the 2020 reproduction's convention
+END_MARKER = {"finished": "o", "stopped": "X", "errored": "X"}  # unfinished trials carry on: no marker
+METRIC_LABEL = {"val_acc": "validation accuracy (%)", "val_bacc": "validation MCA (%)", "val_loss": "validation loss",
+                "train_acc": "train accuracy (%)", "train_loss": "train loss", "test_acc": "test accuracy (%)",
+                "test_bacc": "test balanced accuracy = MCA (%)"}
+
+
+def _colours(models) -> dict:
+    palette = [f"C{i}" for i in range(10)]
+    return {m: palette[i % 10] for i, m in enumerate(ordered(models, MODEL_ORDER))}
+
+
+def series_label(model, mode) -> str:
+    """How a model x mode line is named in legends: 'resnet50, fine-tune'."""
+    return f"{model}, {str(mode).replace('_', '-')}"
+
+
+def _panels(n: int, ncols: int, width: float = 5.0, height: float = 3.8):
+    fig = Figure(figsize=(width * ncols, height * n), layout="constrained")
+    axes = fig.subplots(n, ncols, squeeze=False)
+    return fig, axes
+
+
+def _empty(message: str) -> Figure:
+    fig = Figure(figsize=(5, 2))
+    ax = fig.add_subplot()
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    return fig
+
+
+def learning_curves(history: pd.DataFrame, metric: str = "val_acc") -> Figure:
+    """`metric` against epoch, a panel per task, a colour per model, solid fine-tune, dashed off-the-shelf.
+
+    One line per trial. Its last epoch carries a marker: o = finished (early stopping or max_epochs),
+    X = stopped by the scheduler or errored; a trial still running has none.
+    """
+    if history.empty or metric not in history:
+        return _empty(f"no {metric} reported yet")
+    tasks = ordered(history["task"].tolist(), TASK_ORDER) if "task" in history else [None]
+    colours = _colours(history["model"].tolist() if "model" in history else ["?"])
+    factor = scale(metric)
+    fig, axes = _panels(1, len(tasks))
+    for ax, task in zip(axes[0], tasks):
+        part = history[history["task"] == task] if task is not None else history
+        seen = set()
+        for trial_id, trial in part.groupby("trial_id", sort=False):
+            trial = trial.sort_values("epoch")
+            first = trial.iloc[0]
+            model, mode = first.get("model", "?"), first.get("mode", "?")
+            label = series_label(model, mode)
+            status = first.get("status", "unfinished")
+            (line,) = ax.plot(trial["epoch"], trial[metric] * factor, color=colours.get(model, "k"),
+                              linestyle=LINESTYLE.get(mode, ":"), linewidth=1.4, alpha=0.85,
+                              label=label if label not in seen else "_nolegend_",
+                              marker=END_MARKER.get(status, ""), markevery=[len(trial) - 1], markersize=6)
+            line.set_gid(str(trial_id))
+            seen.add(label)
+        ax.set_title(f"task: {task}" if task is not None else "all trials")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(METRIC_LABEL.get(metric, metric))
+        ax.grid(alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda i: labels[i])
+        handles = [handles[i] for i in order] + [
+            Line2D([], [], color="grey", linestyle="", marker="o", label="finished"),
+            Line2D([], [], color="grey", linestyle="", marker="X", label="stopped / errored")]
+        ax.legend(handles=handles, fontsize="small")
+    fig.suptitle(f"{METRIC_LABEL.get(metric, metric)} against epoch\nsolid: fine-tune, dashed: off-the-shelf",
+                 fontsize="medium")
+    return fig
+
+
+def _reference_mca(ax) -> None:
+    ref = reference.mensink2014_artists_kept()
+    main = ref[~ref["rest_class"]]
+    ax.plot(main["artists_kept"], main["mca_top1"], color="black", linestyle=":", marker="s", markersize=4,
+            label="Mensink & van Gemert 2014 (FV+SVM, MCA)", gid="mensink2014")
+    rest = ref[ref["rest_class"]]
+    ax.plot(rest["artists_kept"], rest["mca_top1"], color="black", linestyle="", marker="s", fillstyle="none",
+            label="… with a 'rest' class", gid="mensink2014_rest")
+
+
+def accuracy_vs_classes(trials: pd.DataFrame, mensink: bool = False) -> Figure:
+    """Test accuracy and balanced accuracy against the number of classes kept (log x), error bars over seeds.
+
+    A row of two panels per task; a line per model x mode (mean over finished seeds, bars = sample std,
+    ddof=1). With `mensink`, the artist row's balanced-accuracy panel also shows Mensink & van Gemert
+    (2014)'s artists-kept curve: their metric is mean class accuracy, i.e. balanced accuracy.
+    """
+    needed = {"num_classes", "test_acc", "status"}
+    done = trials[(trials["status"] == "finished") & trials["num_classes"].notna()] if needed <= set(trials) \
+        else trials.iloc[0:0]
+    if done.empty:
+        return _empty("no finished trial reports num_classes yet")
+    tasks = ordered(done["task"].tolist(), TASK_ORDER) if "task" in done else [None]
+    colours = _colours(done["model"].tolist())
+    fig, axes = _panels(len(tasks), 2)
+    for row, task in zip(axes, tasks):
+        part = done[done["task"] == task] if task is not None else done
+        for ax, metric in zip(row, ("test_acc", "test_bacc")):
+            if metric not in part:
+                continue
+            for (model, mode), group in part.groupby(["model", "mode"], sort=True):
+                stats = (group.assign(v=pd.to_numeric(group[metric], errors="coerce") * 100)
+                         .groupby("num_classes")["v"].agg(["mean", "std", "count"]).reset_index()
+                         .sort_values("num_classes"))
+                stats = stats[stats["count"] > 0]
+                if stats.empty:
+                    continue
+                bars = ax.errorbar(stats["num_classes"].astype(float), stats["mean"], yerr=stats["std"].fillna(0),
+                                   color=colours[model], linestyle=LINESTYLE.get(mode, ":"), marker="o",
+                                   markersize=4, capsize=3, label=series_label(model, mode))
+                bars.lines[0].set_gid(f"{model}|{mode}")
+            if mensink and task == "artist" and metric == "test_bacc":
+                _reference_mca(ax)
+            ax.set_xscale("log")
+            ticks = set(part["num_classes"].astype(int))
+            if mensink and task == "artist" and metric == "test_bacc":  # the reference's ends, where they fit
+                ticks |= {t for t in (25, 375) if all(max(t, u) / min(t, u) > 1.3 for u in ticks)}
+            ax.set_xticks(sorted(ticks), [str(t) for t in sorted(ticks)])
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_xlabel("classes kept (log scale)")
+            ax.set_ylabel(METRIC_LABEL[metric])
+            ax.set_title(f"task: {task}" if task is not None else "")
+            ax.grid(alpha=0.3, which="both")
+            ax.legend(fontsize="small")
+    fig.suptitle("Test accuracy against the number of classes kept (mean ± std over seeds)")
+    return fig
+
+
+def edge_flags(trials: pd.DataFrame, params, metric: str, mode: str | None = None, by=()) -> pd.DataFrame:
+    """Where the best value of each numeric nuisance hyperparameter sits at the edge of the range tried.
+
+    One row per parameter and `by` group: the best value (by `metric` averaged over seeds), the lowest
+    and highest value tried, and `at_edge`: True when at least three values were tried and the best is the
+    lowest or highest (widen the range on that `side` before trusting the comparison).
+    """
+    mode = mode or direction(metric)
+    done = trials[trials["status"].isin(["finished", "stopped"])] if "status" in trials else trials
+    by = [k for k in by if k in done]
+    rows = []
+    for param in params:
+        if param not in done or metric not in done:
+            continue
+        part = done[[*by, param, metric]].copy()
+        part[param] = pd.to_numeric(part[param], errors="coerce")
+        part = part.dropna(subset=[param, metric])
+        groups = part.groupby(by, sort=True, dropna=False) if by else [((), part)]
+        for key, group in groups:
+            means = group.groupby(param)[metric].mean()
+            if len(means) < 2:
+                continue
+            best = means.idxmax() if mode == "max" else means.idxmin()
+            low, high = means.index.min(), means.index.max()
+            side = "low" if best == low else "high" if best == high else ""
+            # With two values any best is at an edge (nothing learned); a best of 0 at the low end
+            # (no weight decay) cannot be widened.
+            at_edge = bool(side) and len(means) >= 3 and not (side == "low" and low == 0)
+            key = key if isinstance(key, tuple) else (key,)
+            rows.append({"param": param, "group": ", ".join(fmt_value(v) for v in key) or "all",
+                         "best_value": best, "low": low, "high": high, "n_values": len(means),
+                         "best_metric": means[best], "at_edge": at_edge, "side": side})
+    return pd.DataFrame(rows, columns=["param", "group", "best_value", "low", "high", "n_values", "best_metric",
+                                       "at_edge", "side"])
+
+
+def slice_plots(trials: pd.DataFrame, params, metric: str = "val_acc", mode: str | None = None,
+                by=()) -> Figure:
+    """One panel per hyperparameter: `metric` at each trial's best epoch against the value it used.
+
+    Points are coloured per `by` combination (e.g. model x mode). A best value (mean over seeds) at the
+    lowest or highest value tried is ringed in red and named in the panel: the range should be widened.
+    """
+    mode = mode or direction(metric)
+    done = trials[trials["status"].isin(["finished", "stopped"])] if "status" in trials else trials
+    params = [p for p in params if p in done]
+    if done.empty or not params or metric not in done:
+        return _empty(f"no trial reports {metric} yet")
+    by = [k for k in by if k in done]
+    factor = scale(metric)
+    flags = edge_flags(trials, params, metric, mode, by)
+    fig, axes = _panels(1, len(params))
+    for ax, param in zip(axes[0], params):
+        values = done[param]
+        numeric = pd.to_numeric(values, errors="coerce")
+        is_numeric = numeric.notna().all() and not values.map(lambda v: isinstance(v, bool)).any()
+        if is_numeric:
+            xs = numeric
+            positive = xs[xs > 0]
+            if len(positive) == len(xs) and len(xs) and xs.max() / xs.min() >= 10:
+                ax.set_xscale("log")
+        else:
+            cats = ordered(values.map(fmt_value).tolist(), ())
+            xs = values.map(fmt_value).map({c: i for i, c in enumerate(cats)})
+            ax.set_xticks(range(len(cats)), cats)
+        groups = done.groupby(by, sort=True, dropna=False) if by else [((), done)]
+        for i, (key, group) in enumerate(groups):
+            key = key if isinstance(key, tuple) else (key,)
+            label = ", ".join(fmt_value(v) for v in key) or "trials"
+            ax.scatter(xs[group.index], pd.to_numeric(group[metric], errors="coerce") * factor, color=f"C{i % 10}",
+                       s=22, alpha=0.8, label=label, gid=f"{param}|{label}")
+        edges = flags[(flags["param"] == param) & flags["at_edge"]] if is_numeric else flags.iloc[0:0]
+        for flag in edges.itertuples():
+            ax.scatter([flag.best_value], [flag.best_metric * factor], s=160, facecolors="none",
+                       edgecolors="red", linewidths=1.8, gid=f"edge|{param}|{flag.group}", zorder=5)
+        if len(edges):
+            ax.set_title(f"best {param} at the {'/'.join(sorted(set(edges['side'])))} edge: widen the range\n"
+                         f"({'; '.join(edges['group'])})", color="red", fontsize="medium")
+        ax.set_xlabel(param)
+        ax.set_ylabel(f"{METRIC_LABEL.get(metric, metric)} at best epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle(f"{metric} against each nuisance hyperparameter ({'higher' if mode == 'max' else 'lower'} is better)")
+    return fig
+
+
+def grid_heatmap(trials: pd.DataFrame, rows, cols: str, metric: str = "test_acc") -> Figure:
+    """The grid as a heat map: `metric` (mean over seeds) for each `rows` combination (y) and `cols` value (x).
+
+    Heat map rather than parallel coordinates: the grids here are a few categorical keys, and a table of
+    colours with the numbers written in reads at a glance; empty cells were not run or did not finish.
+    """
+    done = trials[trials["status"] == "finished"] if metric.startswith("test") else \
+        trials[trials["status"].isin(["finished", "stopped"])]
+    rows = [r for r in rows if r in done and r != cols]
+    if done.empty or cols not in done or metric not in done:
+        return _empty(f"no trial reports {metric} yet")
+    factor = scale(metric)
+    work = done.assign(_row=done[rows].map(fmt_value).agg(", ".join, axis=1) if rows else "all",
+                       _col=done[cols].map(fmt_value), _v=pd.to_numeric(done[metric], errors="coerce") * factor)
+    table = work.pivot_table(index="_row", columns="_col", values="_v", aggfunc="mean", sort=False)
+    preferred = {"mode": MODE_ORDER, "model": MODEL_ORDER, "task": TASK_ORDER}
+    table = table[ordered(list(table.columns), preferred.get(cols, ()))]
+    order = _sort(work, rows).drop_duplicates("_row")["_row"] if rows else ["all"]
+    table = table.reindex(list(order))
+    fig = Figure(figsize=(2.2 + 1.3 * table.shape[1], 1.4 + 0.4 * table.shape[0]), layout="constrained")
+    ax = fig.add_subplot()
+    data = table.to_numpy(dtype=float)
+    image = ax.imshow(np.ma.masked_invalid(data), aspect="auto", cmap="viridis")
+    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
+    ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index])
+    ax.set_xlabel(cols)
+    ax.set_ylabel(", ".join(rows))
+    finite = data[np.isfinite(data)]
+    middle = (finite.min() + finite.max()) / 2 if finite.size else 0
+    for (i, j), value in np.ndenumerate(data):
+        if not math.isnan(value):
+            ax.text(j, i, f"{value:.1f}" if factor == 100 else f"{value:.3g}", ha="center", va="center",
+                    fontsize="small", color="white" if value < middle else "black")
+    fig.colorbar(image, ax=ax, label=METRIC_LABEL.get(metric, metric))
+    ax.set_title(f"mean {metric} over seeds")
+    return fig

@@ -1,0 +1,292 @@
+"""Turn an experiment folder into a report: tables, figures, report.md, report.html and report.ipynb.
+
+    python -m analysis.report artstudy-results/grid_paper             # -> artstudy-results/grid_paper/report/
+    python -m analysis.report artstudy-results/grid_paper --out /tmp/r
+
+Reads only the folder (study.json and the Ray Tune trial folders); works on a finished or a running
+experiment: trials that are running, errored or stopped by a scheduler are reported as such. What could
+not be read is listed as a warning in the report and on stderr. `study.run` calls `write_report` at the
+end of a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.blocks import Bullets, Call, Code, FigureBlock, Heading, Para, Ref, TableBlock
+from analysis.errors import AnalysisError
+from analysis.load import Experiment, load_experiment
+from analysis.roles import REPLICATE_KEYS, varied_keys
+from analysis.tables import fmt_value
+
+OUTPUTS = """\
+writes into the report folder (default EXPERIMENT_DIR/report/):
+  report.md      the question, hyperparameter roles, commands, tables and figures
+  report.html    the same, self-contained (figures embedded)
+  report.ipynb   a notebook whose cells load the folder and redraw each table and figure
+  tables/        every table as .csv (numbers), .md and .tex
+  figures/       every figure as .png and .svg
+  data/          trials.csv (one row per trial) and history.csv (one row per trial and epoch)"""
+
+STATUS_WORDS = {"finished": "finished", "stopped": "stopped early by the scheduler", "errored": "errored",
+                "unfinished": "unfinished (running, or the run was interrupted)", "pending": "pending"}
+
+
+# ---------------------------------------------------------------- what goes in
+
+
+def _values_text(trials: pd.DataFrame, key: str, limit: int = 8) -> str:
+    if key not in trials or trials.empty:
+        return f"`{key}`"
+    values = list(dict.fromkeys(trials[key].map(fmt_value)))
+    numeric = pd.to_numeric(trials[key], errors="coerce")
+    if len(values) > limit and numeric.notna().all():
+        return f"`{key}` ({fmt_value(numeric.min())} … {fmt_value(numeric.max())}, {len(values)} values)"
+    shown = ", ".join(values[:limit]) + (", …" if len(values) > limit else "")
+    return f"`{key}` ({shown})"
+
+
+def _labels_study(exp: Experiment, finished: pd.DataFrame) -> bool:
+    if {"top_k", "min_per_class"} & set(exp.roles.scientific):
+        return True
+    if "num_classes" not in finished or "task" not in finished:
+        return False
+    return bool((finished.groupby("task")["num_classes"].nunique() > 1).any())
+
+
+def plan(exp: Experiment) -> list:
+    """The report's blocks, in order; which tables and figures appear depends on what the folder holds."""
+    trials, roles, study = exp.trials, exp.roles, exp.study
+    finished = trials[trials["status"] == "finished"] if len(trials) else trials
+    has_test = "test_acc" in finished and finished["test_acc"].notna().any()
+    blocks: list = [Para(study.get("question") or "_study.json gives no question._")]
+
+    counts = trials["status"].value_counts() if len(trials) else pd.Series(dtype=int)
+    blocks.append(Heading("Trials"))
+    summary = ", ".join(f"{counts[s]} {STATUS_WORDS[s]}" for s in STATUS_WORDS if s in counts)
+    blocks.append(Para(f"{len(trials)} trial(s)" + (f": {summary}." if summary else ".")
+                       + ("" if counts.get("finished", 0) == len(trials) else
+                          " Only finished trials have test metrics; the others appear in the curves and the "
+                          "trials table.")))
+    if exp.warnings:
+        blocks.append(Heading("Warnings", 3))
+        blocks.append(Bullets(list(exp.warnings)))
+
+    blocks.append(Heading("Hyperparameter roles"))
+    items = [
+        "**scientific** (compared): " + (", ".join(_values_text(trials, k) for k in roles.scientific) or "none"),
+        "**nuisance** (optimised away, on "
+        f"`{exp.metric}` {'max' if exp.mode == 'max' else 'min'}): "
+        + (", ".join(_values_text(trials, k) for k in roles.nuisance) or "none"),
+        "**fixed**: " + (", ".join(_values_text(trials, k, 1) if k in trials else f"`{k}` (not recorded)"
+                                   for k in roles.fixed) or "none"),
+    ]
+    if roles.replicates:
+        items.append("**replicates** (averaged; spread = sample std, ddof=1): "
+                     + ", ".join(_values_text(trials, k) for k in roles.replicates))
+    if roles.guessed:
+        items.append("_roles guessed from what varies: study.json does not give them_")
+    blocks.append(Bullets(items))
+
+    blocks.append(Heading("How this was produced"))
+    blocks.append(Code(study.get("command") or "# the run's command is unknown (no study.json)"))
+    blocks.append(Code("{analysis_command}"))
+    versions = study.get("versions") or {}
+    blocks.append(Para("Versions: " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "unknown")
+                       + (f"; created {study['created']}" if study.get("created") else "")
+                       + (f"; budget {study['budget']}" if study.get("budget") else "") + "."))
+
+    blocks.append(Heading("Data"))
+    blocks.append(TableBlock("dataset", Call("tables", "dataset_table", (Ref("study"), Ref("trials")))))
+
+    selection = {"metric": Ref("metric"), "mode": Ref("mode")}
+    blocks.append(Heading("Results"))
+    if has_test:
+        blocks.append(TableBlock("paper_table", Call("tables", "paper_table", (Ref("trials"),), {
+            "scientific": Ref("roles.scientific"), "nuisance": Ref("roles.nuisance"), **selection})))
+    if len(trials) and exp.metric in trials and trials[exp.metric].notna().any():
+        blocks.append(TableBlock("isolation", Call("tables", "isolation_table", (Ref("trials"),), {
+            "scientific": Ref("roles.scientific"), "nuisance": Ref("roles.nuisance"), **selection})))
+    if len(exp.history):
+        metric = "val_acc" if "val_acc" in exp.history else exp.metric
+        blocks.append(FigureBlock(
+            "learning_curves", "Learning curves",
+            f"`{metric}` against epoch, one line per trial, a panel per task, a colour per model; solid = "
+            "fine-tune, dashed = off-the-shelf. End markers: o = finished (early stopping or max_epochs), "
+            "X = stopped by the scheduler or errored; no marker = still running.",
+            Call("figures", "learning_curves", (Ref("history"),), {"metric": metric})))
+    if has_test and _labels_study(exp, finished):
+        blocks.append(TableBlock("labels_kept", Call("tables", "labels_table", (Ref("trials"),), {
+            "nuisance": Ref("roles.nuisance"), **selection})))
+        collection = (study.get("collection") or {}).get("collection") or (
+            finished["collection"].iloc[0] if "collection" in finished else "")
+        mensink = collection == "rijksmuseum" and "artist" in set(finished.get("task", []))
+        blocks.append(FigureBlock(
+            "accuracy_vs_classes", "Accuracy against the number of classes kept",
+            "Test accuracy (left) and balanced accuracy = mean class accuracy, MCA (right) against the number of "
+            "classes kept, log x; mean over finished seeds, bars = sample std (ddof=1); a line per model x mode."
+            + (" Dotted black: Mensink & van Gemert (2014), Fisher vectors + SVM, MCA for the artist task as "
+               "the most productive artists are kept (hollow square: 374 artists plus a 'rest' class)."
+               if mensink else ""),
+            Call("figures", "accuracy_vs_classes", (Ref("trials"),), {"mensink": mensink})))
+    sweep = [k for k in varied_keys(trials, roles.nuisance)] if len(trials) else []
+    if sweep and exp.metric in trials:
+        blocks.append(FigureBlock(
+            "slices", "Nuisance hyperparameters",
+            f"`{exp.metric}` at each trial's best epoch against each nuisance hyperparameter, one point per "
+            "trial, a colour per scientific combination. A red ring marks a best value (mean over seeds) at the "
+            "lowest or highest value tried: the range should be widened there before the comparison is trusted.",
+            Call("figures", "slice_plots", (Ref("trials"), list(sweep)), {
+                "metric": exp.metric, "mode": exp.mode,
+                "by": [k for k in varied_keys(trials, roles.scientific)]})))
+        blocks.append(Para("{edge_text}"))
+    grid = [k for k in varied_keys(trials, [*roles.scientific, *roles.nuisance]) if k not in REPLICATE_KEYS] \
+        if len(trials) else []
+    heat_metric = "test_acc" if has_test else exp.metric
+    if grid and heat_metric in trials:
+        cols = "mode" if "mode" in grid else min(grid, key=lambda k: trials[k].astype(str).nunique())
+        rows = [k for k in grid if k != cols]
+        n_rows = trials[rows].astype(str).drop_duplicates().shape[0] if rows else 1
+        if n_rows <= 60:
+            blocks.append(FigureBlock(
+                "grid", "The grid at a glance",
+                f"Mean `{heat_metric}` over seeds for every combination of the varied hyperparameters; "
+                "empty cells were not run or have not finished.",
+                Call("figures", "grid_heatmap", (Ref("trials"), rows, cols), {"metric": heat_metric})))
+
+    blocks.append(Heading("All trials"))
+    keys = [k for k in varied_keys(trials, exp.config_keys)] if len(trials) else []
+    blocks.append(TableBlock("trials", Call("tables", "trials_table", (Ref("trials"),),
+                                            {"keys": keys, "metric": exp.metric})))
+    return blocks
+
+
+def _edge_text(exp: Experiment, call: Call) -> str:
+    from analysis.figures import edge_flags
+
+    flags = edge_flags(exp.trials, call.args[1], call.kwargs["metric"], call.kwargs["mode"], call.kwargs["by"])
+    edge = flags[flags["at_edge"]]
+    if flags.empty:
+        return "No numeric nuisance hyperparameter took two values or more."
+    if edge.empty:
+        return "Every numeric nuisance hyperparameter has its best value inside the range tried."
+    return "Best value at the edge of the range tried (widen it): " + "; ".join(
+        f"`{r.param}` = {fmt_value(r.best_value)} for {r.group} (tried {fmt_value(r.low)} … {fmt_value(r.high)})"
+        for r in edge.itertuples()) + "."
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _markdown(blocks: list, title: str) -> str:
+    lines = [f"# {title}", ""]
+    for block in blocks:
+        if isinstance(block, Heading):
+            lines += ["#" * block.level + " " + block.text, ""]
+        elif isinstance(block, Para):
+            lines += [block.text, ""]
+        elif isinstance(block, Bullets):
+            lines += [f"- {item}" for item in block.items] + [""]
+        elif isinstance(block, Code):
+            lines += ["```", block.text, "```", ""]
+        elif isinstance(block, TableBlock):
+            t = block.table
+            lines += [f"### {t.title}", "", t.to_markdown(), "", f"_{t.caption}_ "
+                      f"([csv](tables/{block.stem}.csv), [md](tables/{block.stem}.md), "
+                      f"[tex](tables/{block.stem}.tex))", ""]
+        elif isinstance(block, FigureBlock):
+            lines += [f"### {block.title}", "", f"![{block.title}](figures/{block.stem}.png)", "",
+                      f"_{block.caption}_ ([svg](figures/{block.stem}.svg))", ""]
+    return "\n".join(lines)
+
+
+def _analysis_command(root: Path, out: Path) -> str:
+    args = ["python", "-m", "analysis.report", str(root)]
+    if out != root / "report":
+        args += ["--out", str(out)]
+    return shlex.join(args)
+
+
+def write_report(experiment_dir, out=None) -> Path:
+    """Write every table, figure, report.md, report.html and report.ipynb; return the report folder.
+
+    Raises AnalysisError when `experiment_dir` is not an experiment folder.
+    """
+    return _write(experiment_dir, out)[0]
+
+
+def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
+    from analysis.export import save_figure, save_table  # matplotlib, only when writing
+    from analysis.html import render_html
+    from analysis.notebook import build_notebook, write_notebook
+
+    exp = load_experiment(experiment_dir)
+    out = Path(out).expanduser().resolve() if out else exp.path / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    data = out / "data"
+    data.mkdir(exist_ok=True)
+    exp.trials.to_csv(data / "trials.csv", index=False)
+    exp.history.to_csv(data / "history.csv", index=False)
+
+    blocks = plan(exp)
+    for block in blocks:
+        if isinstance(block, TableBlock):
+            block.table = block.call.run(exp)
+            save_table(block.table, out / "tables")
+        elif isinstance(block, FigureBlock):
+            save_figure(block.call.run(exp), out / "figures", block.stem)
+    slice_call = next((b.call for b in blocks if isinstance(b, FigureBlock) and b.stem == "slices"), None)
+    for i, block in enumerate(blocks):
+        if isinstance(block, Code) and block.text == "{analysis_command}":
+            blocks[i] = Code(_analysis_command(exp.path, out))
+        elif isinstance(block, Para) and block.text == "{edge_text}":
+            blocks[i] = Para(_edge_text(exp, slice_call))
+
+    space = exp.study.get("space") or "experiment"
+    title = f"{space}: {exp.name}"
+    (out / "report.md").write_text(_markdown(blocks, title), encoding="utf-8")
+    (out / "report.html").write_text(render_html(blocks, title, out), encoding="utf-8")
+    intro = exp.study.get("question") or ""
+    write_notebook(build_notebook(blocks, title, intro, exp.path, out), out / "report.ipynb")
+    return out, exp
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.report",
+        description="Report on a Ray Tune experiment folder written by `python -m study.run` (finished or "
+                    "still running): the paper's Table 2 layout, the isolation table, learning curves, "
+                    "accuracy against the number of classes kept, and a notebook to go on from. "
+                    "Needs only pandas and matplotlib: no Ray session, no torch.",
+        epilog=OUTPUTS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("experiment_dir", metavar="EXPERIMENT_DIR",
+                        help="the experiment folder <storage>/<name> (holds study.json and one folder per trial)")
+    parser.add_argument("--out", metavar="DIR", help="where to write the report (default: EXPERIMENT_DIR/report)")
+    args = parser.parse_args(argv)
+    try:
+        out, exp = _write(args.experiment_dir, args.out)
+    except AnalysisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an --out that cannot be written
+        print(f"error: cannot write the report: {exc}", file=sys.stderr)
+        return 2
+    for message in exp.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    tables = sorted(p.stem for p in (out / "tables").glob("*.csv"))
+    figures = sorted(p.stem for p in (out / "figures").glob("*.png"))
+    print(f"wrote the report to {out}/")
+    print("  report.md, report.html, report.ipynb")
+    print(f"  tables/  {', '.join(tables)} (.csv .md .tex)")
+    print(f"  figures/ {', '.join(figures) or '(none yet)'} (.png .svg)")
+    print("  data/    trials.csv, history.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

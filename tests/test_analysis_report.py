@@ -1,0 +1,173 @@
+"""analysis.report: the report folder, its HTML and notebook, the command line, and no torch or Ray."""
+
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from analysis import load_experiment, testing
+from analysis.report import main, write_report
+from analysis.tables import paper_table
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def paper_report(tmp_path_factory):
+    exp_dir = testing.paper_grid(tmp_path_factory.mktemp("exp") / "grid_paper")
+    return exp_dir, write_report(exp_dir)
+
+
+def test_report_folder_contents(paper_report):
+    exp_dir, out = paper_report
+    assert out == exp_dir / "report"
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    for stem in ("dataset", "paper_table", "isolation", "trials"):
+        assert {f"tables/{stem}.csv", f"tables/{stem}.md", f"tables/{stem}.tex"} <= names
+    for stem in ("learning_curves", "grid"):
+        assert {f"figures/{stem}.png", f"figures/{stem}.svg"} <= names
+    assert {"report.md", "report.html", "report.ipynb", "data/trials.csv", "data/history.csv"} <= names
+    exp = load_experiment(exp_dir)
+    table = paper_table(exp.trials, scientific=exp.roles.scientific, nuisance=exp.roles.nuisance,
+                        metric=exp.metric, mode=exp.mode)
+    assert (out / "tables" / "paper_table.csv").read_text() == table.to_csv()  # the export = the checked table
+
+
+def test_report_md_tells_the_story(paper_report):
+    exp_dir, out = paper_report
+    md = (out / "report.md").read_text()
+    assert md.startswith("# grid_paper: grid_paper")
+    assert "How well do ImageNet CNNs classify" in md
+    assert "**scientific** (compared): `task`" in md and "**fixed**" in md and "**replicates**" in md
+    assert "python -m study.run --space grid_paper" in md
+    assert f"python -m analysis.report {exp_dir}" in md
+    assert "22 trial(s): 21 finished, 1 errored." in md
+    for link in re.findall(r"\]\(((?:tables|figures)/[^)]+)\)", md):
+        assert (out / link).exists(), link
+
+
+class StrictHTML(HTMLParser):
+    VOID = {"meta", "img", "br", "hr", "link", "input", "col"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors, self.images, self.tables = [], [], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        if tag == "table":
+            self.tables += 1
+        if tag in ("script", "link", "iframe") or (attrs.get("href") or "").startswith("http"):
+            self.errors.append(f"external or active content: <{tag}>")
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+        else:
+            self.stack.pop()
+
+
+def test_html_is_valid_and_self_contained(paper_report):
+    _, out = paper_report
+    text = (out / "report.html").read_text()
+    assert text.startswith("<!DOCTYPE html>")
+    parser = StrictHTML()
+    parser.feed(text)
+    parser.close()
+    assert not parser.errors and not parser.stack
+    assert len(parser.images) == len(list((out / "figures").glob("*.png")))
+    assert all(src.startswith("data:image/png;base64,") for src in parser.images)
+    assert parser.tables == len(list((out / "tables").glob("*.csv")))
+
+
+def test_notebook_validates(paper_report):
+    exp_dir, out = paper_report
+    nb = nbformat.read(out / "report.ipynb", as_version=4)
+    nbformat.validate(nb)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "load_experiment" in code and str(exp_dir) in code
+    assert "figures.learning_curves(exp.history" in code and "tables.paper_table(exp.trials" in code
+
+
+def test_notebook_executes(paper_report, monkeypatch):
+    nbclient = pytest.importorskip("nbclient", reason="nbclient not installed (pip install -e '.[notebook]')")
+    pytest.importorskip("ipykernel", reason="ipykernel not installed (pip install -e '.[notebook]')")
+    _, out = paper_report
+    # The kernel is a new process: let it import this checkout's `analysis` even when not pip-installed.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    nb = nbformat.read(out / "report.ipynb", as_version=4)
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(out)}}).execute()
+    figure_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("figures.")]
+    assert figure_cells and all(any("image/png" in o.get("data", {}) for o in c.outputs) for c in figure_cells)
+    table_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("tables.")]
+    assert table_cells and all(any("text/html" in o.get("data", {}) for o in c.outputs) for c in table_cells)
+
+
+def test_partial_run_is_reported_not_crashed(tmp_path, capsys):
+    exp_dir = testing.partial_run(tmp_path / "asha")
+    assert main([str(exp_dir), "--out", str(tmp_path / "r")]) == 0
+    captured = capsys.readouterr()
+    assert f"wrote the report to {tmp_path / 'r'}" in captured.out
+    assert "warning:" in captured.err and "cut off" in captured.err
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert ("2 finished, 1 stopped early by the scheduler, 1 errored, 1 unfinished (running, or the run was "
+            "interrupted), 1 pending") in md
+    assert "CUDA out of memory" in md and "cut off" in md
+    assert "--out" in md  # the command that produced it
+
+
+def test_mixed_spaces_and_study_only_are_reported(tmp_path):
+    out = write_report(testing.mixed_spaces(tmp_path / "mixed"))
+    md = (out / "report.md").read_text()
+    assert "different config keys" in md and "roles guessed" in md
+    only = tmp_path / "only"
+    testing.write_study(only.mkdir() or only, {"space": "grid_paper", "question": "Which model?"})
+    md = (write_report(only) / "report.md").read_text()
+    assert "Which model?" in md and "no trials have started yet" in md
+
+
+def test_cli_help_and_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    help_text = capsys.readouterr().out
+    assert "EXPERIMENT_DIR" in help_text and "--out" in help_text and "report.ipynb" in help_text
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "is empty" in err and err.count("\n") == 1
+
+
+def test_no_torch_or_ray_imported(tmp_path):
+    # Every module of analysis, then a whole report (a small folder: the point is the imports, not the drawing).
+    exp_dir = tmp_path / "exp"
+    testing.write_experiment(exp_dir, [testing.FakeTrial({"model": "resnet50", "lr": 1e-3},
+                                                         testing.epochs_from([1.0, 0.9], [0.3, 0.4]),
+                                                         {"best_epoch": 2, "test_acc": 0.4, "num_classes": 3})],
+                             {"space": "tiny", "question": "q"})
+    script = (
+        "import sys\n"
+        "import analysis\n"
+        "import analysis.blocks, analysis.export, analysis.figures, analysis.html, analysis.load\n"
+        "import analysis.notebook, analysis.reference, analysis.roles, analysis.tables, analysis.testing\n"
+        "from analysis.report import write_report\n"
+        "write_report(sys.argv[1], sys.argv[2])\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ray', 'torchvision', 'timm'))\n"
+        "assert not bad, bad\n"
+        "print('clean')\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    done = subprocess.run([sys.executable, "-c", script, str(exp_dir), str(tmp_path / "r")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "clean" in done.stdout and (tmp_path / "r" / "report.html").exists()
