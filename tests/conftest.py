@@ -3,14 +3,18 @@
 Fixtures that build real collections live beside the tests that need them, or below.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
 
 # Set before anything imports Ray or torch, so worker processes inherit them too.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # a local Ray binds 127.0.0.1 only
-os.environ.setdefault("ARTSTUDY_CACHE", tempfile.mkdtemp(prefix="artstudy-test-cache-"))
+if "ARTSTUDY_CACHE" not in os.environ:  # a fresh cache per session, removed when it ends
+    os.environ["ARTSTUDY_CACHE"] = tempfile.mkdtemp(prefix="artstudy-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["ARTSTUDY_CACHE"], ignore_errors=True)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 

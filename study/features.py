@@ -1,0 +1,142 @@
+"""The frozen-backbone feature cache: off-the-shelf trials train their head on stored features.
+
+With the backbone frozen (and in eval mode) and no augmentation, an image's pooled feature vector
+never changes, so it is computed once and every epoch costs a linear layer instead of a backbone
+pass (`python -m study.bench` measures the speed-up). Features belong to images, not to tasks: the
+store is keyed by (backbone, a hash of its weights, input size, normalisation, collection), and holds
+one row per image id, so the tasks and label cutoffs of one collection share it; a task whose images
+are partly there computes only the rest.
+
+Layout: `<cache_dir>/features/<key>/` holds `meta.json` (what the key stands for) and shards
+`<hash>.npy` (float32 rows) + `<hash>.ids.json` (their image ids). A shard is written to a temporary
+name and renamed, its ids file last, so a reader never sees half of one; filling happens under a
+file lock, so two trials starting together compute the features once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from filelock import FileLock
+from torch import nn
+from tqdm import tqdm
+
+from study.engine import autocast
+from study.transforms import ToInput
+
+
+def backbone_fingerprint(backbone: nn.Module) -> str:
+    """A hash of every parameter and buffer: the weights' identity, whatever file or seed they came from."""
+    digest = hashlib.sha1()
+    for name, tensor in sorted(backbone.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def store_key(*, model: str, fingerprint: str, size: int, mean: Sequence[float], std: Sequence[float],
+              collection_key: str) -> dict:
+    return {"model": model, "weights": fingerprint, "size": size, "mean": list(mean), "std": list(std),
+            "collection": collection_key}
+
+
+@torch.no_grad()
+def extract(backbone: nn.Module, images: np.ndarray, prepare: ToInput, device: torch.device,
+            batch_size: int = 64, desc: str = "features") -> np.ndarray:
+    """Pooled features (N x D float32) of uint8 images, the backbone in eval mode."""
+    backbone.eval()
+    chunks = []
+    with tqdm(total=len(images), desc=desc, unit="img", file=sys.stderr, mininterval=1.0, leave=False,
+              disable=len(images) < 256) as bar:
+        for start in range(0, len(images), batch_size):
+            x = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])).to(device)
+            x = prepare(x)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(device):
+                chunks.append(backbone(x).float().cpu().numpy())
+            bar.update(len(x))
+    if not chunks:
+        return np.zeros((0, 0), np.float32)
+    return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+class FeatureStore:
+    """One folder of feature rows keyed by image id (see the module docstring for its layout)."""
+
+    def __init__(self, cache_dir: str | Path, key: dict) -> None:
+        digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+        self.root = Path(cache_dir) / "features" / digest
+        self.key = key
+
+    def _index(self) -> dict[str, tuple[Path, int]]:
+        index: dict[str, tuple[Path, int]] = {}
+        if self.root.is_dir():
+            for ids_file in sorted(self.root.glob("*.ids.json")):
+                rows = self.root / ids_file.name.replace(".ids.json", ".npy")
+                for row, image_id in enumerate(json.loads(ids_file.read_text())):
+                    index.setdefault(image_id, (rows, row))
+        return index
+
+    def lookup(self, ids: Sequence[str]) -> np.ndarray | None:
+        """The rows for `ids`, in order, or None when any is missing."""
+        index = self._index()
+        if any(i not in index for i in ids):
+            return None
+        by_file: dict[Path, list[tuple[int, int]]] = {}
+        for pos, image_id in enumerate(ids):
+            path, row = index[image_id]
+            by_file.setdefault(path, []).append((pos, row))
+        out: np.ndarray | None = None
+        for path, pairs in by_file.items():
+            rows = np.load(path, mmap_mode="r")
+            if out is None:
+                out = np.empty((len(ids), rows.shape[1]), np.float32)
+            pos, row = (np.array(v) for v in zip(*pairs))
+            out[pos] = rows[row]
+        return out if out is not None else np.zeros((0, 0), np.float32)
+
+    def _write(self, ids: list[str], rows: np.ndarray) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        meta = self.root / "meta.json"
+        if not meta.exists():
+            _replace_write(meta, json.dumps(self.key, indent=1).encode())
+        name = hashlib.sha1("\n".join(ids).encode()).hexdigest()[:16]
+        tmp = self.root / f".{name}.{uuid.uuid4().hex[:12]}.npy"  # unique across processes and hosts
+        np.save(tmp, rows)
+        os.replace(tmp, self.root / f"{name}.npy")
+        _replace_write(self.root / f"{name}.ids.json", json.dumps(ids).encode())  # last: marks the shard complete
+
+    def get_or_compute(self, ids: Sequence[str], compute: Callable[[list[int]], np.ndarray]) -> tuple[np.ndarray, str]:
+        """(rows for `ids`, "hit" | "miss"); `compute(positions)` makes the rows of the missing ids."""
+        ids = list(ids)
+        found = self.lookup(ids)
+        if found is not None:
+            return found, "hit"
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.root) + ".lock"):
+            index = self._index()  # another trial may have filled it while we waited
+            missing = [pos for pos, image_id in enumerate(ids) if image_id not in index]
+            if missing:
+                rows = compute(missing)
+                if len(rows) != len(missing):
+                    raise RuntimeError(f"feature extraction returned {len(rows)} rows for {len(missing)} images")
+                self._write([ids[p] for p in missing], rows)
+        found = self.lookup(ids)
+        assert found is not None, f"feature store {self.root} lost rows it just wrote"
+        return found, ("miss" if missing else "hit")
+
+
+def _replace_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

@@ -1,0 +1,245 @@
+"""One whole trial from a flat config dict, without Ray: data, weights, backbone, feature cache, engine.
+
+    from study.trial import run_trial
+    final = run_trial({"model": "tiny_cnn", "weights": "none", "max_epochs": 5},
+                      on_epoch=lambda metrics, state: print(metrics))
+
+`on_epoch(metrics, state)` runs after every epoch with DESIGN.md's per-epoch metrics and the state
+to resume from; `run_trial(config, on_epoch, state=that_state)` continues exactly where it was
+(a run stopped after epoch k and resumed ends with the metrics of one never stopped, on CPU with the
+same seed), so the Ray trainable checkpoints the state with `save_state` and resumes with
+`load_state`. `on_end(final, payload)` receives the best model as a torch-saveable dict that
+`weights=<path>` accepts in a later trial. Every check (model, size, mode, weights, task, classes)
+runs before any training. Torch's thread count is the caller's (a Ray trial sets it to its CPUs);
+it is only lowered, to one, while a head trains on cached features.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from study import engine, models
+from study.config import default_cache_dir, resolve_config
+from study.data import Collection, load_images, prepare_task, read_collection
+from study.errors import StudyError
+from study.features import FeatureStore, backbone_fingerprint, extract, store_key
+from study.transforms import ArrayDataset, ToInput, epoch_batches, epoch_generator, make_loader
+from study.weights import WeightsNotFound
+
+STATE_VERSION = 1
+DEMO_FALLBACK = "none (imagenet weights not found: demo fallback)"
+EVAL_BATCH = 64  # evaluation and feature extraction keep no activations for backward: bigger batches are fine
+
+
+class TrialError(StudyError, ValueError):
+    """A trial that cannot start: the message says what to change."""
+
+
+def save_state(state: dict, path: str | Path) -> None:
+    torch.save(state, path)
+
+
+def load_state(path: str | Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _build_model(cfg, num_classes: int, demo: bool) -> tuple[models.TransferModel, str]:
+    """The model and the `weights_used` it reports; the embedded demo falls back to random init."""
+    try:
+        return models.get_model(cfg.model, num_classes, weights=cfg.weights), cfg.weights
+    except WeightsNotFound as err:
+        if not demo:
+            raise
+        print(f"notice: {err}. On the demo collection {cfg.model} starts from random init instead "
+              f"(weights_used: {DEMO_FALLBACK!r})", file=sys.stderr)
+        return models.get_model(cfg.model, num_classes, weights="none"), DEMO_FALLBACK
+
+
+def _feature_cache_status(cfg) -> str:
+    if cfg.mode != "off_the_shelf":
+        return "n/a: fine_tune"
+    if cfg.augment:
+        return "bypassed: augment"  # every epoch sees a different crop: nothing to reuse
+    return "" if cfg.feature_cache else "off"  # "": decided by the store, hit or miss
+
+
+@dataclass
+class _Inputs:
+    """What the epochs feed on: images through the whole model, or cached features through the head."""
+
+    dataset: ArrayDataset
+    net: torch.nn.Module  # the module batches go through
+    train_prepare: ToInput | None  # uint8 images -> normalised (augmented) inputs; None for features
+    eval_prepare: ToInput | None
+    feature_cache: str  # the `feature_cache` value `final` reports
+    images: bool
+
+
+def _inputs(cfg, model: models.TransferModel, size: int, fingerprint: str, collection: Collection,
+            frame: pd.DataFrame, cache_dir: Path, device: torch.device) -> _Inputs:
+    info, labels = model.info, frame["y"].to_numpy()
+    to_input = ToInput(info.mean, info.std)
+    status = _feature_cache_status(cfg)
+    if status:  # no feature cache for this trial: every epoch runs the model on the images
+        pixels = load_images(collection, frame, size, cache_dir=cache_dir)
+        return _Inputs(ArrayDataset(pixels, labels), model, ToInput(info.mean, info.std, augment=cfg.augment),
+                       to_input, status, images=True)
+    store = FeatureStore(cache_dir, store_key(model=cfg.model, fingerprint=fingerprint, size=size, mean=info.mean,
+                                              std=info.std, collection_key=collection.key))
+
+    def compute(missing: list[int]) -> np.ndarray:
+        print(f"computing {cfg.model} features of {len(missing)} images at {size} px -> {store.root}", file=sys.stderr)
+        pixels = load_images(collection, frame.iloc[missing], size, cache_dir=cache_dir)
+        return extract(model.backbone, pixels, to_input, device, EVAL_BATCH, desc=f"{cfg.model} features")
+
+    features, status = store.get_or_compute(frame["image_id"].tolist(), compute)
+    return _Inputs(ArrayDataset(torch.from_numpy(features), labels), model.head, None, None, status, images=False)
+
+
+@contextlib.contextmanager
+def _threads_for(inputs: _Inputs) -> Iterator[None]:
+    """One thread while a linear head trains on cached features, the caller's count otherwise.
+
+    Each batch is a few tiny ops: threads gain nothing, and on a busy machine every parallel region
+    waits for a descheduled thread (measured: 25 epochs of a resnet18 head on 1,161 demo images took
+    1.0 s on one thread, 6-12 s on two). Never more threads than the caller allowed, only fewer.
+    """
+    before = torch.get_num_threads()
+    if not inputs.images:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_trial(
+    config: dict[str, Any],
+    on_epoch: Callable[[dict, dict], None] | None = None,
+    state: dict | None = None,
+    *,
+    collection: Collection | None = None,
+    on_end: Callable[[dict, dict], None] | None = None,
+) -> dict:
+    cfg = resolve_config(config)
+    info = models.get_info(cfg.model)
+    size = models.input_size(cfg.model, cfg.image_size)
+    models.check_mode(info, cfg.mode, cfg.trainable_blocks)
+    if cfg.weights not in ("imagenet", "none") and not Path(cfg.weights).expanduser().exists():
+        raise TrialError(f"weights={cfg.weights!r} is neither 'imagenet', 'none' nor an existing checkpoint")
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+    if collection is None:
+        collection = read_collection(cfg.collection, cfg.data_root or None, cache_dir=cache_dir)
+    task = prepare_task(collection, cfg.task, min_per_class=cfg.min_per_class, top_k=cfg.top_k,
+                        split=cfg.split_fractions, split_seed=cfg.split_seed, cache_dir=cache_dir)
+    frame = task.frame.reset_index(drop=True)
+    rows = {s: np.flatnonzero(frame["split"].to_numpy() == s) for s in ("train", "val", "test")}
+    if len(rows["val"]) == 0:
+        raise TrialError(f"split={cfg.split!r} leaves no validation images to monitor {cfg.monitor}; give val a fraction")
+    k = len(task.classes)
+
+    engine.seed_everything(cfg.seed)  # before building: weights=none draws its init from here
+    model, weights_used = _build_model(cfg, k, demo=collection.name == "demo")
+    models.set_mode(model, cfg.mode, cfg.trainable_blocks)
+    device = engine.default_device()
+    engine.place(model, device)
+    frozen = cfg.mode == "off_the_shelf"
+    fingerprint = backbone_fingerprint(model.backbone) if frozen else ""
+    inputs = _inputs(cfg, model, size, fingerprint, collection, frame, cache_dir, device)
+    workers = cfg.num_workers if inputs.images else 0  # cached features are in memory already
+
+    def loader(split: str, generator: torch.Generator | None = None, batch: int = cfg.batch_size):
+        idx = rows[split]
+        batches = [torch.from_numpy(idx[b.numpy()]) for b in epoch_batches(len(idx), batch, generator)]
+        return make_loader(inputs.dataset, batches, workers, pin_memory=device.type == "cuda")
+
+    # what training changes, and so what a checkpoint must hold: the head alone when the backbone is frozen
+    trainable = model.head if frozen else model
+    optimizer = engine.make_optimizer(trainable.parameters(), cfg.optimizer, cfg.lr, momentum=cfg.momentum,
+                                      nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
+    stopper = engine.EarlyStopping(cfg.monitor_mode, cfg.patience)
+    identity = {"model": cfg.model, "mode": cfg.mode, "classes": list(task.classes), "input_size": size,
+                "seed": cfg.seed, "backbone": fingerprint, "trainable_blocks": cfg.trainable_blocks}
+    epoch, stopped, diverged = 0, False, False
+    if state is not None:
+        epoch, stopped = _restore(state, identity, trainable, optimizer, stopper)
+        diverged = bool(state.get("diverged", False))
+
+    with _threads_for(inputs):
+        while not stopped and epoch < cfg.max_epochs:
+            epoch += 1
+            generator = epoch_generator(cfg.seed, epoch)
+            if inputs.train_prepare is not None:
+                inputs.train_prepare.generator = generator  # this epoch's crops and flips
+            start = time.perf_counter()
+            fit = engine.train_one_epoch(inputs.net, loader("train", generator), optimizer, device, inputs.train_prepare)
+            val = engine.evaluate(inputs.net, loader("val", batch=EVAL_BATCH), k, device, inputs.eval_prepare)
+            metrics = {
+                "epoch": epoch, "train_loss": fit["loss"], "train_acc": fit["acc"], "val_loss": val["loss"],
+                "val_acc": val["acc"], "val_bacc": val["bacc"], "epoch_time_s": time.perf_counter() - start,
+                "train_images_per_s": fit["images"] / max(fit["seconds"], 1e-9),
+            }
+            stopper.step(metrics[cfg.monitor], epoch, trainable.state_dict,
+                         {key: metrics[key] for key in ("val_loss", "val_acc", "val_bacc")})
+            # NaN weights never come back: stop, test the best epoch before it, and say so in `final`
+            diverged = not math.isfinite(fit["loss"])
+            if diverged:
+                print(f"notice: {cfg.model} {cfg.mode} diverged in epoch {epoch} (train loss {fit['loss']}); "
+                      f"stopping and testing epoch {stopper.best_epoch}'s weights. A lower lr may help.",
+                      file=sys.stderr)
+            stopped = stopper.should_stop or diverged
+            if on_epoch is not None:
+                on_epoch(metrics, _snapshot(epoch, stopped, diverged, identity, trainable, optimizer, stopper))
+
+        if stopper.best_state is not None:  # test the best epoch's weights, not the last one's
+            trainable.load_state_dict(stopper.best_state)
+        test = engine.evaluate(inputs.net, loader("test", batch=EVAL_BATCH), k, device, inputs.eval_prepare)
+    counts = {split: len(idx) for split, idx in rows.items()}
+    final = {
+        "best_epoch": stopper.best_epoch, "test_acc": test["acc"], "test_bacc": test["bacc"], "test_f1": test["f1"],
+        "test_top5": test["top5"], "num_classes": k, "n_train": counts["train"], "n_val": counts["val"],
+        "n_test": counts["test"], "weights_used": weights_used, **stopper.best_metrics,
+        "epochs_run": epoch, "stopped_early": bool(stopped and epoch < cfg.max_epochs), "diverged": diverged,
+        "feature_cache": inputs.feature_cache, "resolved_config": {**cfg.to_dict(), "image_size": size},
+    }
+    if on_end is not None:
+        payload = {"model": cfg.model, "state_dict": engine.clone_state(model.state_dict()),
+                   "classes": list(task.classes), "num_classes": k, "input_size": size}
+        on_end(final, payload)
+    return final
+
+
+def _snapshot(epoch: int, stopped: bool, diverged: bool, identity: dict, trainable: torch.nn.Module,
+              optimizer: torch.optim.Optimizer, stopper: engine.EarlyStopping) -> dict:
+    """Everything epoch `epoch` leaves behind, as plain tensors/dicts/lists/numbers (weights_only-loadable)."""
+    return engine.clone_state({
+        "version": STATE_VERSION, "epoch": epoch, "stopped": stopped, "diverged": diverged, "identity": identity,
+        "trainable": trainable.state_dict(), "optimizer": optimizer.state_dict(),
+        "early_stopping": stopper.state_dict(), "rng": engine.rng_state(),
+    })
+
+
+def _restore(state: dict, identity: dict, trainable: torch.nn.Module, optimizer: torch.optim.Optimizer,
+             stopper: engine.EarlyStopping) -> tuple[int, bool]:
+    if state.get("version") != STATE_VERSION:
+        raise TrialError(f"resume state has version {state.get('version')!r}, this artstudy writes {STATE_VERSION}")
+    differs = [key for key in identity if state["identity"].get(key) != identity[key]]
+    if differs:
+        raise TrialError(f"resume state belongs to another trial (it differs in {', '.join(differs)}); "
+                         "start this one afresh")
+    trainable.load_state_dict(state["trainable"])
+    optimizer.load_state_dict(state["optimizer"])
+    stopper.load_state_dict(state["early_stopping"])
+    engine.set_rng_state(state["rng"])
+    return int(state["epoch"]), bool(state["stopped"])

@@ -1,0 +1,10 @@
+"""The feature-cache benchmark runs end to end (tiny settings: its figures are for `python -m study.bench`)."""
+
+from study.bench import feature_cache_speedup
+
+
+def test_feature_cache_bench_reports_a_ratio_and_equal_accuracy(tmp_path):
+    result = feature_cache_speedup(model="tiny_cnn", size=32, images=150, epochs=3, workdir=tmp_path)
+    assert result["feature_cache"] == ["miss", "hit"]
+    assert result["test_acc_diff"] == 0.0 and result["val_loss_rel_diff"] < 1e-5
+    assert result["speedup_cold"] > 0 and result["epochs"] == 3

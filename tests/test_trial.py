@@ -1,0 +1,147 @@
+"""Whole trials on the small demo collection (fixture `demo_root`): metrics, resume, checks, caches."""
+
+import math
+
+import pytest
+import torch
+
+from study.data import DataError, prepare_task, read_collection
+from study.errors import StudyError
+from study.models import ModelError
+from study.trial import DEMO_FALLBACK, load_state, run_trial, save_state
+from study.weights import WeightsError, WeightsNotFound
+
+EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_bacc", "epoch_time_s", "train_images_per_s"}
+FINAL_KEYS = {"best_epoch", "test_acc", "test_bacc", "test_f1", "test_top5", "num_classes", "n_train", "n_val",
+              "n_test", "weights_used", "val_loss", "val_acc", "val_bacc", "epochs_run", "stopped_early",
+              "diverged", "feature_cache", "resolved_config"}
+TINY = {"model": "tiny_cnn", "weights": "none", "image_size": 32, "batch_size": 32}
+
+
+@pytest.fixture(scope="module")
+def demo(demo_root):
+    return read_collection("demo", demo_root)
+
+
+def _run(demo, tmp_path=None, on_epoch=None, state=None, on_end=None, **config):
+    config = {"collection": "demo", "data_root": str(demo.root), **TINY, **config}
+    if tmp_path is not None:
+        config["cache_dir"] = str(tmp_path)
+    return run_trial(config, on_epoch, state, collection=demo, on_end=on_end)
+
+
+def test_trial_beats_chance_and_reports_the_contract(demo):
+    seen = []
+    final = _run(demo, on_epoch=lambda m, s: seen.append(m), mode="fine_tune", optimizer="adamw", lr=3e-3,
+                 image_size=64, max_epochs=12, task="material")
+    task = prepare_task(demo, "material")
+    test = task.frame[task.frame["split"] == "test"]
+    chance = test["label"].value_counts(normalize=True).max()  # always guessing the most common class
+    assert final["test_acc"] > chance + 0.1, (final["test_acc"], chance)
+    assert all(set(m) == EPOCH_KEYS for m in seen) and [m["epoch"] for m in seen] == list(range(1, 13))
+    assert set(final) == FINAL_KEYS
+    assert final["val_acc"] == seen[final["best_epoch"] - 1]["val_acc"]  # the best epoch's, not the last's
+    assert (final["n_train"], final["n_val"], final["n_test"]) == tuple(task.counts()[s] for s in ("train", "val", "test"))
+    assert final["resolved_config"]["optimizer"] == "adamw" and final["resolved_config"]["image_size"] == 64
+    assert final["feature_cache"] == "n/a: fine_tune" and final["weights_used"] == "none"
+    assert final["diverged"] is False
+    assert 0 <= final["test_bacc"] <= 1 and 0 <= final["test_f1"] <= 1 and final["test_top5"] >= final["test_acc"]
+
+
+@pytest.mark.parametrize("config", [
+    {"mode": "fine_tune", "augment": True, "optimizer": "sgd", "lr": 0.01},  # whole model, dropout-free but BN, RNG
+    {"mode": "off_the_shelf", "lr": 0.01},  # the head on cached features
+], ids=["fine_tune_augment", "off_the_shelf_cached"])
+def test_resume_is_exact(demo, tmp_path, config):
+    metrics = []
+
+    def keep(m, state):
+        metrics.append(m)
+        save_state(state, tmp_path / f"state{m['epoch']}.pt")  # through disk, weights_only on the way back
+
+    whole = _run(demo, tmp_path, keep, max_epochs=4, task="type", **config)
+    resumed_metrics = []
+    resumed = _run(demo, tmp_path, lambda m, s: resumed_metrics.append(m), load_state(tmp_path / "state2.pt"),
+                   max_epochs=4, task="type", **config)
+    same = lambda m: {k: v for k, v in m.items() if k not in ("epoch_time_s", "train_images_per_s", "feature_cache")}  # noqa: E731
+    assert [same(m) for m in resumed_metrics] == [same(m) for m in metrics[2:]]
+    assert same(resumed) == same(whole) and whole["epochs_run"] == 4
+
+
+def test_a_state_of_another_trial_is_refused(demo, tmp_path):
+    states = []
+    _run(demo, tmp_path, lambda m, s: states.append(s), max_epochs=1, task="type")
+    with pytest.raises(StudyError, match="differs in classes"):
+        _run(demo, tmp_path, state=states[0], max_epochs=2, task="material")
+
+
+def test_feature_cache_miss_hit_and_same_result_as_without(demo, tmp_path):
+    runs = [_run(demo, tmp_path, max_epochs=3, task="artist", feature_cache=cache) for cache in (True, True, False)]
+    assert [r["feature_cache"] for r in runs] == ["miss", "hit", "off"]
+    for other in runs[1:]:
+        assert other["test_acc"] == runs[0]["test_acc"]
+        assert other["val_loss"] == pytest.approx(runs[0]["val_loss"], rel=1e-5)
+    assert _run(demo, tmp_path, max_epochs=1, augment=True)["feature_cache"] == "bypassed: augment"
+
+
+def test_best_model_payload_starts_a_later_trial(demo, tmp_path):
+    saved = {}
+    _run(demo, tmp_path, max_epochs=1, mode="fine_tune", on_end=lambda final, model: saved.update(model))
+    assert saved["model"] == "tiny_cnn" and saved["num_classes"] == len(saved["classes"]) and saved["input_size"] == 32
+    (tmp_path / "ckpt").mkdir()
+    torch.save(saved, tmp_path / "ckpt" / "model.pt")
+    final = _run(demo, tmp_path, max_epochs=1, task="type", weights=str(tmp_path / "ckpt"))
+    assert final["weights_used"] == str(tmp_path / "ckpt")
+    with pytest.raises(WeightsError, match="holds a tiny_cnn backbone"):
+        _run(demo, tmp_path, model="resnet18", max_epochs=1, weights=str(tmp_path / "ckpt"))
+
+
+def test_demo_falls_back_to_random_init_and_says_so(demo, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("ARTSTUDY_WEIGHTS_DIR", raising=False)
+    final = _run(demo, tmp_path, model="resnet18", weights="imagenet", max_epochs=1)
+    assert final["weights_used"] == DEMO_FALLBACK
+    assert "resnet18-f37072fd.pth" in capsys.readouterr().err
+    # the same files read as a real collection: no silent fallback
+    rijks = read_collection("rijksmuseum", demo.root)
+    with pytest.raises(WeightsNotFound, match="resnet18-f37072fd.pth"):
+        run_trial({"collection": "rijksmuseum", "data_root": str(demo.root), **TINY, "model": "resnet18",
+                   "weights": "imagenet", "cache_dir": str(tmp_path)}, collection=rijks)
+
+
+BAD_INPUT = [
+    ({"model": "inception_v3", "image_size": 64}, ModelError, "at least 75 px"),
+    ({"model": "vgg20"}, ModelError, "known models"),
+    ({"mode": "off_the_shelf", "trainable_blocks": 2}, ModelError, "fine_tune only"),
+    ({"mode": "fine_tune", "trainable_blocks": 9}, ModelError, "has 3 blocks"),
+    ({"task": "colour"}, DataError, "material"),
+    ({"min_per_class": 100}, DataError, "one class"),
+    ({"split": "0.9,0.0,0.1"}, StudyError, "no validation images"),
+    ({"weights": "/no/such/file.pt"}, StudyError, "neither 'imagenet', 'none' nor an existing checkpoint"),
+    ({"optimizer": "adam"}, StudyError, "rmsprop, sgd, adamw"),
+]
+
+
+@pytest.mark.parametrize("config, error, match", BAD_INPUT, ids=[next(iter(c)) + "-" + m.split()[0] for c, _, m in BAD_INPUT])
+def test_bad_input_fails_before_training(demo, config, error, match):
+    epochs = []
+    with pytest.raises(error, match=match):
+        _run(demo, on_epoch=lambda m, s: epochs.append(m), **config)
+    assert not epochs
+
+
+def test_state_round_trips_through_weights_only(tmp_path):
+    state = {"epoch": 2, "t": torch.arange(3), "nested": [{"a": 1.5, "b": "x"}], "nan": math.nan}
+    save_state(state, tmp_path / "s.pt")
+    back = load_state(tmp_path / "s.pt")
+    assert back["epoch"] == 2 and torch.equal(back["t"], state["t"]) and back["nested"] == state["nested"]
+
+
+def test_a_diverging_trial_stops_and_says_so(demo, capsys):
+    # lr 1e30 turns the weights to inf/NaN in the first epoch: the trial must end cleanly, not crash in sklearn
+    seen = []
+    final = _run(demo, on_epoch=lambda m, s: seen.append(m), mode="fine_tune", optimizer="sgd", lr=1e30,
+                 max_epochs=5, patience=5, task="material")
+    assert final["diverged"] is True and final["epochs_run"] == len(seen) < 5
+    assert not math.isfinite(seen[-1]["train_loss"])
+    assert 0.0 <= final["test_acc"] <= 1.0 and "diverged in epoch" in capsys.readouterr().err
