@@ -112,8 +112,9 @@ def _flatten(config: dict, prefix: str = "") -> dict:
 
 
 def _trainable_name(folder: str) -> str:
-    """`trainable` from Ray's trial folder name `<trainable>_<exp hash>_<index:05d>_<index>_<tag>_<date>`."""
-    match = re.match(r"^(.*?)_[0-9a-f]{5}_\d{5}_", folder)
+    """`trainable` from Ray's trial folder name: `<trainable>_<5 hex>_<index:05d>_<index>[_<tag>_<date>]` for a
+    grid trial, `<trainable>_<8 hex>[...]` for one a search algorithm suggested."""
+    match = re.match(r"^(.*?)_[0-9a-f]{5,8}(?:_\d{5})?(?:_|$)", folder)
     return match.group(1) if match else folder
 
 

@@ -199,3 +199,14 @@ def test_pending_trials_without_a_folder(tmp_path):
     next(exp_dir.glob("experiment_state-*.json")).write_text(json.dumps(state))
     trials = load_experiment(exp_dir).trials.set_index("model")
     assert trials.loc["resnet50", "status"] == "unfinished" and trials.loc["vgg19", "status"] == "pending"
+
+
+def test_searcher_trial_folders_are_one_trainable(tmp_path):
+    # OptunaSearch trials carry 8-hex ids; a grid's carry `<5 hex>_<index:05d>`: both are the trainable `train`
+    trials = [testing.FakeTrial({"model": m}, testing.epochs_from([1.0, 0.9], [0.3, 0.4])) for m in ("vgg19", "alexnet")]
+    exp_dir = testing.write_experiment(tmp_path / "e", trials, state=False)
+    for folder, name in zip(trial_folders(exp_dir), ("train_3f9a2c71_1", "train_1c8a5_00001_1")):
+        folder.rename(exp_dir / name)
+    exp = load_experiment(exp_dir)
+    assert len(exp.trials) == 2
+    assert not any("different trainables" in w for w in exp.warnings), exp.warnings

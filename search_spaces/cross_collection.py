@@ -1,0 +1,80 @@
+"""cross_collection: the paper's Table 3. Do weights fine-tuned on one art collection transfer
+to another better than ImageNet's?
+
+Two stages, two Tune experiments: `<name>-source` fine-tunes every backbone on the source
+collection (ImageNet start); `<name>` then trains on the target collection from those weights
+and, beside them, from ImageNet's, both off the shelf and fine-tuned:
+
+    python -m study.run --space cross_collection     # demo: a second synthetic collection -> the demo
+    python -m study.run --space cross_collection --data ANTWERP --collection folder \\
+        --source-data RIJKS --source-collection rijksmuseum --source-task type
+"""
+
+from search_spaces.registry import (
+    DEMO_BUDGET, MODES, PAPER_FIXED, PAPER_MODELS, Context, Space, Stage, base_config, register_space,
+)
+
+SOURCE = "source"  # the weights value stage 2 replaces with the source trial's model.pt, per model
+
+
+def plan(space: Space, ctx: Context) -> list[Stage]:
+    base = base_config(space, ctx)
+    models = [base.pop("model")] if "model" in ctx.overrides else list(PAPER_MODELS)
+    modes = [base.pop("mode")] if "mode" in ctx.overrides else list(MODES)
+    weights = [base.pop("weights")] if "weights" in ctx.overrides else ["imagenet", SOURCE]
+    seeds = [base.pop("seed")] if "seed" in ctx.overrides else list(range(ctx.seeds))
+
+    # Stage 1: the paper's fine-tuning recipe on the source collection, one trial per backbone.
+    src = {**base, "collection": ctx.source["collection"], "data_root": ctx.source["data_root"],
+           "task": ctx.source.get("task") or base["task"], "mode": "fine_tune", "weights": "imagenet", "seed": 0}
+    source = Stage("source", src, {"model": models}, max_t=int(src["max_epochs"]) + 1,
+                   title=f"fine-tune on {src['collection']}/{src['task']} (ImageNet start)")
+    cells = [
+        {"model": m, "mode": mode, "weights": w, **({"seed": s} if len(seeds) > 1 else {})}
+        for m in models for mode in modes for w in weights for s in seeds
+    ]
+    if len(seeds) > 1:
+        base.pop("seed", None)
+    else:
+        base["seed"] = seeds[0]
+    target = Stage("", base, {}, cells=cells, max_t=int(base["max_epochs"]) + 1,
+                   depends_on="source" if SOURCE in weights else "",
+                   title=f"transfer to {ctx.collection}/{base['task']}")
+    return [source, target] if target.depends_on else [target]
+
+
+SPACE = register_space(
+    Space(
+        name="cross_collection",
+        question=(
+            "Does a backbone fine-tuned on one art collection make a better starting point on another "
+            "collection than its ImageNet weights, used off the shelf or fine-tuned?"
+        ),
+        scientific={"model": PAPER_MODELS, "mode": MODES, "weights": ("imagenet", SOURCE)},
+        fixed={k: v for k, v in PAPER_FIXED.items() if k != "weights"} | {"task": "material"},
+        demo=DEMO_BUDGET,
+        why={
+            "model": "the five backbones of grid_paper",
+            "mode": "off the shelf vs fine-tuned, on the target collection",
+            "weights": "imagenet, or `source`: the same backbone fine-tuned on the source collection "
+                       "(stage 1; its model.pt path is what params.json records)",
+            "task": "the target task (material by default; --set task=...); the source task is --source-task",
+            "lr": "the paper's 1e-3 in both stages",
+        },
+        budget=(
+            "stage 1: 5 trials (one fine-tuning per backbone on the source); stage 2: 5 models x 2 modes x "
+            "2 weights = 20 trials (times --seeds): 25 in all."
+        ),
+        notes=(
+            "Without --data both collections are synthetic demos: the demo (seed 0) is the target and a "
+            "second one painted in the same styles with another seed (1) the source. With --data, --data/--collection name "
+            "the target and --source-data/--source-collection/--source-task the source (default: the "
+            "target's task). Stage 2 starts when stage 1 has finished; --resume continues whichever stage "
+            "was interrupted. Report both experiments with analysis.report."
+        ),
+        example="--data /data/antwerp --collection folder --set task=label "
+                "--source-data /data/rijksmuseum --source-collection rijksmuseum --source-task type",
+        reports=("-source", ""),
+        plan=plan,
+    )
+)

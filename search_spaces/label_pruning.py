@@ -1,0 +1,62 @@
+"""label_pruning: accuracy as a function of the number of classes kept.
+
+The study the 2020 reproduction of Sabatelli et al. proposed and never ran. The ladder of
+`top_k` values is computed from the collection itself (its class count after the rare-class
+rule), so the same space fits the demo, Rijksmuseum or any folder of images:
+
+    python -m study.run --space label_pruning                          # demo, task artist
+    python -m study.run --space label_pruning --data DIR --collection rijksmuseum --set task=type
+"""
+
+from search_spaces.registry import (
+    DEMO_BUDGET, MODES, PAPER_FIXED, PAPER_MODELS, Context, Space, geometric_ladder, register_space,
+)
+from study.errors import StudyError
+
+
+def class_ladder(ctx: Context, base: dict) -> list[int]:
+    """top_k from the task's full class count down to 2, halving: 374 -> 374 187 94 47 23 12 6 3 2.
+
+    The full rung keeps every class (top_k = the count, which prunes nothing), so the curve's
+    right end is the unpruned task; by DESIGN.md's split rule each rung's test set is a subset of
+    the rung before, so accuracies along the ladder are comparable.
+    """
+    if ctx.count_classes is None:
+        raise StudyError("label_pruning needs the collection to size its ladder")
+    full = ctx.count_classes(base["collection"], base["data_root"], base["task"], int(base["min_per_class"]))
+    if full < 2:
+        raise StudyError(f"task {base['task']} has {full} class(es) left; label_pruning needs at least 2")
+    return geometric_ladder(full)
+
+
+SPACE = register_space(
+    Space(
+        name="label_pruning",
+        question=(
+            "How does accuracy change as fewer, more frequent classes are kept (top_k), "
+            "for each backbone used off the shelf or fine-tuned?"
+        ),
+        scientific={"top_k": class_ladder, "model": PAPER_MODELS, "mode": MODES},
+        fixed={**PAPER_FIXED, "task": "artist"},
+        demo=DEMO_BUDGET,
+        why={
+            "top_k": "the number of classes kept: a halving ladder from the task's full count down to 2",
+            "model": "the five backbones of grid_paper",
+            "mode": "off the shelf vs fine-tuned",
+            "task": "artist by default (the task with the longest tail); --set task=type or material",
+            "min_per_class": "0: only the rare-class rule; set it to prune first, and the ladder starts from what is left",
+            "lr": "the paper's 1e-3, untuned: a caveat, as in grid_paper",
+        },
+        budget=(
+            "len(ladder) x 5 models x 2 modes trials: a task with K classes has about log2(K) rungs (9 for "
+            "a few hundred classes: 90 trials). Trials at small top_k are cheap (few images), so the cost is "
+            "dominated by the top rungs."
+        ),
+        example="--data /data/rijksmuseum --collection rijksmuseum --set task=type",
+        notes=(
+            "The ladder is computed from `summarize` on the collection before any trial starts, after "
+            "min_per_class; `--dry-run` prints it. Pruning happens before the split, so a smaller rung's "
+            "test images are a subset of a larger rung's."
+        ),
+    )
+)

@@ -1,0 +1,296 @@
+"""What a search space is, and the registry that lists them (torchvision's `_api.py` shape).
+
+A space is a declaration, not a script: which hyperparameters it studies (*scientific*),
+which it tunes so the comparison is fair (*nuisance*) and which it holds constant
+(*fixed*, a caveat on its conclusions), their values, the metric it optimises, how it
+samples (a grid, or Optuna one search per scientific cell) and its README recipe.
+`Space.stages(context)` plans its trials (one `Stage` per Ray Tune experiment) and
+`study/tuning.py` turns each stage into a Tuner; nothing here imports Ray or torch, so
+`--help`, `--dry-run` and the tests stay cheap.
+
+Adding a space: one module in this package that calls `register_space(Space(...))`, and
+one import line in `search_spaces/__init__.py`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from study.config import CONFIG_KEYS
+from study.errors import StudyError
+
+PAPER_TASKS = ("material", "type", "artist")  # the Rijksmuseum tasks of Sabatelli et al. (2018)
+PAPER_MODELS = ("vgg19", "inception_v3", "xception", "resnet50", "alexnet")  # alexnet: the 2020 reproduction
+MODES = ("off_the_shelf", "fine_tune")
+
+# The paper's training recipe (DESIGN.md, "Paper defaults"); optimizer/momentum/nesterov None =
+# the paper's choice for the trial's mode (RMSprop off the shelf, Nesterov SGD fine-tuned).
+PAPER_FIXED: dict[str, Any] = {
+    "weights": "imagenet",
+    "optimizer": None,
+    "momentum": None,
+    "nesterov": None,
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "batch_size": 32,
+    "max_epochs": 100,  # an upper bound: early stopping ends every paper trial well before it
+    "patience": 7,
+    "monitor": "val_loss",
+    "image_size": 0,  # each backbone's own input size (224; 299 for inception_v3 and xception)
+    "augment": False,
+    "trainable_blocks": 0,
+    "min_per_class": 0,
+    "top_k": 0,
+    "split": "0.8,0.1,0.1",
+    "split_seed": 0,
+    "seed": 0,
+}
+
+# The demo budget (no --data: the synthetic demo collection on a laptop CPU), sized so the whole
+# `grid_paper` (30 trials, report included) ends in about ten minutes on two CPU cores. Fine-tuning
+# dominates: on one core an epoch over ~300 training images at these sizes costs ~15 s (vgg19 at
+# 32 px) to ~25 s (xception at its minimum 71 px), so 15 fine-tuned trials x 3 epochs is ~7 core-minutes.
+# Hence 400 images (the demo generator's long-tailed classes still leave 11-18 classes a task),
+# 32 px raised to each backbone's minimum input size (alexnet 63, xception 71, inception_v3 75),
+# at most 3 epochs and a patience of 1.
+DEMO_BUDGET: dict[str, Any] = {"image_size": 32, "max_epochs": 3, "patience": 1}
+DEMO_IMAGES = 400  # the demo collection a run without --data writes (and reuses) in the cache folder
+
+
+class UnknownSpaceError(StudyError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+# ---------------------------------------------------------------- distributions (Optuna spaces)
+@dataclass(frozen=True)
+class LogUniform:
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"log-uniform[{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class Uniform:
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"uniform[{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class Categorical:
+    values: tuple
+
+    def __str__(self) -> str:
+        return "one of {" + ", ".join(map(str, self.values)) + "}"
+
+
+Distribution = LogUniform | Uniform | Categorical
+
+
+def to_optuna(dist: Distribution):
+    import optuna.distributions as od
+
+    if isinstance(dist, LogUniform):
+        return od.FloatDistribution(dist.low, dist.high, log=True)
+    if isinstance(dist, Uniform):
+        return od.FloatDistribution(dist.low, dist.high)
+    return od.CategoricalDistribution(list(dist.values))
+
+
+# ---------------------------------------------------------------- context a space is planned in
+@dataclass
+class Context:
+    """What a space needs to know about this run to plan its trials."""
+
+    collection: str = "demo"
+    data_root: str = ""
+    tasks: tuple[str, ...] = PAPER_TASKS  # the collection's tasks
+    demo: bool = True  # the demo budget (DEMO_BUDGET) replaces the paper's in the fixed values
+    seeds: int = 1  # each grid cell is repeated with seeds 0..seeds-1
+    overrides: dict[str, Any] = field(default_factory=dict)  # --set, already typed
+    # (collection, root, task, min_per_class) -> number of classes left after the rare-class rule;
+    # label_pruning's ladder reads it. None: no collection at hand (a plan for display only).
+    count_classes: Callable[[str, str, str, int], int] | None = None
+    sampler: str = "qmc"  # Optuna spaces: qmc (quasi-random, the default) | tpe
+    source: dict[str, str] = field(default_factory=dict)  # cross_collection: collection, data_root, task
+
+
+Values = tuple | list | Callable[[Context, dict], list]
+
+
+@dataclass
+class Stage:
+    """One Ray Tune experiment of a space: the trials, and how they are searched."""
+
+    name: str  # "" for a one-stage space; else the experiment folder gets this suffix
+    base: dict[str, Any]  # the config every trial shares (fixed values, plus pinned keys)
+    grid: dict[str, list]  # scientific (and grid nuisance) keys -> values, crossed
+    cells: list[dict] | None = None  # explicit cells instead of a crossed grid (a value depends on another)
+    search: dict[str, Distribution] = field(default_factory=dict)  # Optuna: nuisance distributions
+    samples_per_cell: int = 1  # Optuna: trials per scientific cell
+    scheduler: str = "fifo"  # fifo | asha
+    max_t: int = 1  # asha: the most reports a trial makes (epochs + the final report)
+    depends_on: str = ""  # the stage whose trials' models this one starts from
+    title: str = ""
+
+    def cell_list(self) -> list[dict]:
+        if self.cells is not None:
+            return [dict(c) for c in self.cells]
+        keys = list(self.grid)
+        return [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
+
+    @property
+    def num_trials(self) -> int:
+        return len(self.cell_list()) * (self.samples_per_cell if self.search else 1)
+
+    def trial_configs(self) -> list[dict]:
+        """Every trial's config, in order (Optuna trials show their distributions)."""
+        out = []
+        for cell in self.cell_list():
+            for _ in range(self.samples_per_cell if self.search else 1):
+                out.append({**self.base, **cell, **{k: str(d) for k, d in self.search.items()}})
+        return out
+
+
+@dataclass(frozen=True)
+class Space:
+    name: str
+    question: str  # one sentence: what the space studies (study.json, README)
+    scientific: Mapping[str, Values]  # the effect measured; values crossed into a grid
+    nuisance: Mapping[str, Values | Distribution] = field(default_factory=dict)
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # held constant: key -> value (full budget)
+    demo: Mapping[str, Any] = field(default_factory=dict)  # fixed values replaced under the demo budget
+    why: Mapping[str, str] = field(default_factory=dict)  # key -> why it has its role (README)
+    metric: str = "val_acc"  # what the search and scheduler optimise, and "best" means
+    mode: str = "max"
+    search: str = "grid"  # grid | optuna (one Optuna study per scientific cell)
+    samples_per_cell: int = 1  # optuna: trials per scientific cell
+    demo_samples_per_cell: int = 1
+    scheduler: str = "fifo"  # fifo | asha (asha: within each scientific cell)
+    budget: str = ""  # README: trial count and what it costs
+    notes: str = ""  # README: caveats, how values are chosen
+    example: str = "--data /data/rijksmuseum --collection rijksmuseum"  # README: flags of a real-collection run
+    reports: tuple[str, ...] = ("",)  # README: the experiment folders to report (suffixes of its stages)
+    plan: Callable[["Space", Context], list[Stage]] | None = None  # custom planner (cross_collection)
+
+    @property
+    def roles(self) -> dict[str, list[str]]:
+        # The collection is held constant unless a space varies it: a caveat on every conclusion.
+        fixed = [] if "collection" in self.scientific else ["collection"]
+        return {
+            "scientific": list(self.scientific),
+            "nuisance": list(self.nuisance),
+            "fixed": fixed + [k for k in self.fixed if k not in self.scientific and k not in self.nuisance],
+        }
+
+    def stages(self, ctx: Context) -> list[Stage]:
+        return (self.plan or plan_grid)(self, ctx)
+
+
+# ---------------------------------------------------------------- the registry
+_SPACES: dict[str, Space] = {}
+
+
+def register_space(space: Space) -> Space:
+    if space.name in _SPACES:
+        raise ValueError(f"search space {space.name!r} is already registered")
+    _check_declaration(space)
+    _SPACES[space.name] = space
+    return space
+
+
+def list_spaces(by_name: bool = True) -> list[str]:
+    """The registered names, sorted (False: in registration order, as the README lists them)."""
+    return sorted(_SPACES) if by_name else list(_SPACES)
+
+
+def get_space(name: str) -> Space:
+    try:
+        return _SPACES[name]
+    except KeyError:
+        raise UnknownSpaceError(f"unknown search space {name!r}; known spaces: {', '.join(list_spaces())}") from None
+
+
+def _check_declaration(space: Space) -> None:
+    declared = [*space.scientific, *space.nuisance, *space.fixed, *space.demo]
+    unknown = sorted(set(declared) - set(CONFIG_KEYS))
+    if unknown:
+        raise ValueError(f"space {space.name}: unknown config keys {unknown}")
+    if set(space.scientific) & set(space.nuisance):
+        raise ValueError(f"space {space.name}: a key cannot be both scientific and nuisance")
+    if space.search not in ("grid", "optuna") or space.scheduler not in ("fifo", "asha"):
+        raise ValueError(f"space {space.name}: search must be grid|optuna, scheduler fifo|asha")
+
+
+# ---------------------------------------------------------------- planning
+def base_config(space: Space, ctx: Context) -> dict[str, Any]:
+    """The values every trial shares: fixed (demo-adjusted), the collection, then --set."""
+    base = dict(space.fixed)
+    if ctx.demo:
+        base.update(space.demo)
+    base.update({"collection": ctx.collection, "data_root": ctx.data_root})
+    base.update(ctx.overrides)
+    return base
+
+
+def resolve_values(values: Values, ctx: Context, base: dict) -> list:
+    return list(values(ctx, base) if callable(values) else values)
+
+
+def plan_grid(space: Space, ctx: Context) -> list[Stage]:
+    """The default planner: scientific keys crossed (times seeds); nuisance keys crossed too
+    (grid spaces) or searched by Optuna within each scientific cell (optuna spaces)."""
+    base = base_config(space, ctx)
+    grid: dict[str, list] = {}
+    for key, values in space.scientific.items():
+        if key in ctx.overrides:  # --set pins a scientific key: the grid narrows to that value
+            continue
+        grid[key] = resolve_values(values, ctx, base)
+    search: dict[str, Distribution] = {}
+    for key, values in space.nuisance.items():
+        if key in ctx.overrides:
+            continue
+        if space.search == "optuna":
+            search[key] = values  # type: ignore[assignment]
+        else:
+            grid[key] = resolve_values(values, ctx, base)  # type: ignore[arg-type]
+    if ctx.seeds > 1 and "seed" not in ctx.overrides:
+        grid["seed"] = list(range(ctx.seeds))
+    for key in grid:
+        base.pop(key, None)
+    samples = space.demo_samples_per_cell if ctx.demo else space.samples_per_cell
+    max_t = int(base.get("max_epochs", 100)) + 1
+    return [Stage("", base, grid, search=search, samples_per_cell=samples if search else 1,
+                  scheduler=space.scheduler, max_t=max_t)]
+
+
+def geometric_ladder(full: int, low: int = 2, ratio: float = 0.5) -> list[int]:
+    """Class counts from `full` down to `low`, each about `ratio` times the last: 100 -> 100 50 25 12 6 3 2."""
+    if full < low:
+        return [full] if full >= 2 else []
+    rungs, k = [full], float(full)
+    while True:
+        k *= ratio
+        n = max(low, int(math.floor(k + 0.5)))
+        if n >= rungs[-1]:
+            n = rungs[-1] - 1
+        if n < low:
+            break
+        rungs.append(n)
+        if n == low:
+            break
+    return rungs
+
+
+def paper_tasks(ctx: Context, base: dict) -> list[str]:
+    """The paper's tasks the collection has (material, type, artist); else all of the collection's tasks."""
+    return [t for t in PAPER_TASKS if t in ctx.tasks] or list(ctx.tasks)

@@ -1,0 +1,208 @@
+"""The experiment folder's own files and views: study.json, the dry-run listing, the best of each cell.
+
+`<storage>/<name>/` is Ray Tune's experiment folder; the runner adds `study.json` (DESIGN.md,
+"Experiment folder"; .contracts.md gives its keys) so that `analysis` knows what was studied
+without Ray: the space, its hyperparameter roles, the metric, the command line, the versions and
+the collection summary. Nothing here imports Ray or torch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import math
+import platform
+import shlex
+import statistics
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from study.errors import StudyError
+
+if TYPE_CHECKING:
+    from search_spaces import Context, Space, Stage
+
+STUDY_FILE = "study.json"
+STAGE_SUFFIX = "-"  # stage "source" of experiment X lives in X-source
+
+
+class ExperimentError(StudyError):
+    """An experiment folder that cannot be started or resumed as asked."""
+
+
+def is_uri(path: str) -> bool:
+    return "://" in str(path)
+
+
+def join(folder: str, *parts: str) -> str:
+    return "/".join([str(folder).rstrip("/"), *parts]) if is_uri(folder) else str(Path(folder, *parts))
+
+
+def stage_dir(storage: str, name: str, stage: str) -> str:
+    return join(storage, f"{name}{STAGE_SUFFIX}{stage}" if stage else name)
+
+
+def read_text(path: str) -> str | None:
+    if is_uri(path):
+        import pyarrow.fs
+
+        fs, inner = pyarrow.fs.FileSystem.from_uri(path)
+        if fs.get_file_info(inner).type == pyarrow.fs.FileType.NotFound:
+            return None
+        with fs.open_input_stream(inner) as f:
+            return f.read().decode()
+    p = Path(path)
+    return p.read_text() if p.is_file() else None
+
+
+def write_text(path: str, text: str) -> None:
+    if is_uri(path):
+        import pyarrow.fs
+
+        fs, inner = pyarrow.fs.FileSystem.from_uri(path)
+        fs.create_dir(inner.rsplit("/", 1)[0], recursive=True)
+        with fs.open_output_stream(inner) as f:
+            f.write(text.encode())
+        return
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(".json.tmp")
+    tmp.write_text(text)
+    tmp.replace(p)  # never a half-written study.json, even if the run is killed here
+
+
+def read_study(folder: str) -> dict | None:
+    text = read_text(join(folder, STUDY_FILE))
+    return json.loads(text) if text else None
+
+
+def write_study(folder: str, study: dict) -> None:
+    write_text(join(folder, STUDY_FILE), json.dumps(study, indent=1, default=str) + "\n")
+
+
+def versions() -> dict[str, str]:
+    import study
+
+    out = {"artstudy": study.__version__, "python": platform.python_version()}
+    for dist in ("torch", "torchvision", "timm", "ray", "optuna"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def default_name(space: str, collection: str) -> str:
+    """The experiment's folder name when --name is not given: the space, plus the collection if not the demo."""
+    return space if collection == "demo" else f"{space}-{collection}"
+
+
+def command_line(argv: list[str]) -> str:
+    return "python -m study.run " + shlex.join(argv)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------- study.json
+
+def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: list[str], collection,
+                 storage: str, name: str) -> dict:
+    """study.json's content (.contracts.md): what a stage studies, how, on what, with which versions."""
+    from study.data import summarize
+
+    tasks = sorted({c["task"] for c in stage.trial_configs()})
+    summary = None
+    for task in tasks:  # before pruning (label_pruning varies top_k); min_per_class is the space's
+        part = summarize(collection, task, min_per_class=int(stage.base.get("min_per_class", 0)),
+                         split_seed=int(stage.base.get("split_seed", 0)))
+        summary = part if summary is None else {**summary, "tasks": {**summary["tasks"], **part["tasks"]}}
+    roles = space.roles
+    if stage.name == "source":  # stage 1 varies only the backbone; the rest is its recipe
+        roles = {"scientific": ["model"], "nuisance": [],
+                 "fixed": [k for k in roles["fixed"] + ["mode", "weights", "task"] if k != "model"]}
+    study = {
+        "space": space.name, "question": space.question, "roles": roles,
+        "metric": space.metric, "mode": space.mode,
+        "command": command_line(argv), "argv": argv, "versions": versions(),
+        "collection": summary, "budget": "demo" if ctx.demo else "full", "seeds": ctx.seeds,
+        "created": now(),
+        "stage": stage.name or "main", "search": space.search, "scheduler": stage.scheduler,
+        "options": options,
+    }
+    if space.search == "optuna":
+        study["sampler"] = ctx.sampler
+        study["distributions"] = {k: str(d) for k, d in stage.search.items()}
+    if stage.depends_on:
+        study["source_experiment"] = stage_dir(storage, name, stage.depends_on)
+    return study
+
+
+
+# ---------------------------------------------------------------- the dry-run listing
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str) and value.endswith("/model.pt"):  # an earlier trial's model: name the trial
+        return f"source:{Path(value).parent.parent.name}"
+    return "" if value is None else str(value)
+
+
+def describe_trials(configs: list[dict], shared: dict, width: int = 4) -> list[str]:
+    """One line per trial: the keys that differ between trials (the shared ones are printed once)."""
+    varying = [k for k in configs[0]] if configs else []
+    varying = [k for k in varying if len({format_value(c.get(k)) for c in configs}) > 1 or k not in shared]
+    lines = []
+    for i, config in enumerate(configs, 1):
+        lines.append(f"{i:>{width}}  " + " ".join(f"{k}={format_value(config.get(k))}" for k in varying))
+    return lines
+
+
+def describe_shared(shared: dict) -> str:
+    keys = [k for k in shared if k not in ("data_root",)]
+    return " ".join(f"{k}={format_value(shared[k]) or '-'}" for k in keys)
+
+
+# ---------------------------------------------------------------- the best of each scientific cell
+def best_per_cell(rows: list[dict], scientific: list[str], nuisance: list[str], metric: str,
+                  mode: str) -> list[dict]:
+    """For each scientific cell, its best nuisance setting by `metric` averaged over seeds (a
+    validation metric: choosing on test would be cheating), with that setting's mean test scores."""
+    sci = [k for k in scientific if k != "seed"]
+    cells: dict[tuple, dict[tuple, list[dict]]] = {}
+    for row in rows:
+        if row.get(metric) is None or (isinstance(row.get(metric), float) and math.isnan(row[metric])):
+            continue
+        cell = tuple(format_value(row.get(k)) for k in sci)
+        setting = tuple(format_value(row.get(k)) for k in nuisance)
+        cells.setdefault(cell, {}).setdefault(setting, []).append(row)
+    sign = 1 if mode == "max" else -1
+    out = []
+    for cell, settings in cells.items():
+        def score(item):  # ties (common: many trials predict the majority class) go to finished trials
+            return (sign * statistics.fmean(r[metric] for r in item[1]), all("test_acc" in r for r in item[1]))
+        setting, group = max(settings.items(), key=score)
+        entry = dict(zip(sci, cell))
+        entry.update({k: v for k, v in zip(nuisance, setting)})
+        entry["seeds"] = len(group)
+        for key in (metric, "test_acc", "test_bacc"):
+            values = [r[key] for r in group if isinstance(r.get(key), (int, float))]
+            if values:
+                mean = statistics.fmean(values)
+                entry[key] = f"{mean:.3f}" + (f" ±{statistics.stdev(values):.3f}" if len(values) > 1 else "")
+            else:
+                entry[key] = "-"
+        entry["trial"] = min(r["trial"] for r in group)
+        out.append(entry)
+    return out
+
+
+def format_table(entries: list[dict]) -> str:
+    if not entries:
+        return "(no trial reported the metric)"
+    from tabulate import tabulate
+
+    headers = list(entries[0])
+    return tabulate([[e.get(h, "") for h in headers] for e in entries], headers=headers, disable_numparse=True)

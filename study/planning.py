@@ -1,0 +1,132 @@
+"""From a space and the command line's options to checked trial configs, before Ray starts.
+
+`make_context` reads the collection(s) once (the demo budget's own demo collection when there is no
+--data); `plan` asks the space for its stages, raises the demo budget's small image size to each
+backbone's minimum, and checks every trial config (task, keys, types, backbone, input size), so
+bad input ends as one `error:` line before any trial.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search_spaces import Context, Space, Stage
+from search_spaces.cross_collection import SOURCE
+from search_spaces.registry import DEMO_IMAGES
+from study.config import ConfigError, resolve_config
+
+
+class Collections:
+    """The collections a run reads, each once (read_collection), with their class counts."""
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, str], Any] = {}
+        self._counts: dict[tuple, int] = {}
+
+    def get(self, collection: str, root: str):
+        key = (collection, root)
+        if key not in self._open:
+            from study.data import read_collection
+
+            self._open[key] = read_collection(collection, root or None)
+        return self._open[key]
+
+    def count_classes(self, collection: str, root: str, task: str, min_per_class: int) -> int:
+        key = (collection, root, task, min_per_class)
+        if key not in self._counts:
+            from study.data import summarize
+
+            self.check_task(collection, root, task)
+            summary = summarize(self.get(collection, root), task, min_per_class=min_per_class)
+            self._counts[key] = int(summary["tasks"][task]["classes"])
+        return self._counts[key]
+
+    def check_task(self, collection: str, root: str, task: str) -> None:
+        tasks = self.get(collection, root).tasks
+        if task not in tasks:
+            where = f"the {collection} collection" + (f" at {root}" if root else "")
+            raise ConfigError(f"task={task!r}: {where} has tasks {', '.join(tasks)}")
+
+
+def demo_root(seed: int = 0) -> str:
+    """The demo budget's collection: the synthetic demo with DEMO_IMAGES images, written once into the
+    cache folder (seed 1: cross_collection's source, a second collection painted in the same styles)."""
+    from filelock import FileLock
+
+    from study.config import default_cache_dir
+    from study.data import write_demo
+
+    root = default_cache_dir() / "demo" / f"budget-{DEMO_IMAGES}-seed{seed}"
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root) + ".lock"):
+        if not (root / "demo.json").is_file():  # the demo writer's marker: a whole collection
+            write_demo(root, images=DEMO_IMAGES, seed=seed)
+    return str(root)
+
+
+def make_context(options: dict, collections: Collections) -> Context:
+    data = options["data"] or demo_root(0)  # no --data: the demo collection, demo-sized
+    target = collections.get(options["collection"], data)
+    source = {"collection": options["source_collection"], "data_root": options["source_data"],
+              "task": options["source_task"]}
+    return Context(collection=options["collection"], data_root=data, tasks=tuple(target.tasks),
+                   demo=options["collection"] == "demo", seeds=options["seeds"], overrides=options["set"],
+                   count_classes=collections.count_classes, sampler=options["sampler"], source=source)
+
+
+def plan(space: Space, ctx: Context, collections: Collections) -> list[Stage]:
+    if space.name == "cross_collection":
+        if ctx.source.get("collection") == "demo" and not ctx.source.get("data_root"):
+            ctx.source["data_root"] = demo_root(seed=1)
+    stages = space.stages(ctx)
+    for stage in stages:  # the cheap check first: a wrong task should not wait for torch's import
+        for config in stage.trial_configs():
+            collections.check_task(config["collection"], config["data_root"], config["task"])
+    for stage in stages:
+        if "image_size" not in ctx.overrides:
+            raise_image_size(stage)
+        check_stage(stage)
+    return stages
+
+
+def raise_image_size(stage: Stage) -> None:
+    """A budget's small image_size, raised to each backbone's minimum input size (inception_v3 needs
+    75 px): the key then varies with the model, so the stage lists its cells explicitly."""
+    size = int(stage.base.get("image_size") or 0)
+    try:
+        from study.models import get_info
+    except ImportError:
+        return
+    cells = stage.cell_list()
+    needs = {str(c.get("model", stage.base.get("model"))) for c in cells}
+    known = {m: get_info(m).min_size for m in needs if m in (known_models() or [])}
+    if not size or all(known.get(m, 0) <= size for m in needs):
+        return
+    for cell in cells:
+        cell["image_size"] = max(size, known.get(str(cell.get("model", stage.base.get("model"))), 0))
+    stage.cells, stage.grid = cells, {}
+    stage.base.pop("image_size")
+
+
+def check_stage(stage: Stage) -> None:
+    """Every trial config resolves and names a known backbone that takes its image size."""
+    models = known_models()
+    for config in stage.trial_configs():
+        probe = {k: v for k, v in config.items() if k not in stage.search}
+        if probe.get("weights") == SOURCE:
+            probe["weights"] = "none"
+        resolve_config(probe)
+        if models is not None:
+            if config.get("model") not in models:
+                raise ConfigError(f"model={config.get('model')!r}; known models: {', '.join(models)}")
+            from study.models import input_size
+
+            input_size(config["model"], int(config.get("image_size") or 0))
+
+
+def known_models() -> list[str] | None:
+    try:
+        from study.models import list_models
+    except ImportError:  # the engine is not installed: the trials would say so
+        return None
+    return list(list_models())

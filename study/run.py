@@ -1,0 +1,343 @@
+"""Run a named study: a search space -> Ray Tune trials -> results, study.json and the report.
+
+    python -m study.run --space grid_paper                  # the embedded demo collection, demo budget
+    python -m study.run --space grid_paper --dry-run        # list the trials, run nothing
+    python -m study.run --space label_pruning --data /data/rijks --collection rijksmuseum --seeds 3
+    python -m study.run --space grid_paper --resume         # continue an interrupted experiment
+    python -m study.run --space lr_sweep --address auto --gpus-per-trial 0.5   # on a Ray cluster
+
+Bad input (an unknown space or --set key, a wrong value, a --data folder that is not the
+collection named, a task it lacks, GPUs that are not there) ends with one line `error: ...`
+and exit status 2, before any trial starts. The experiment folder is `<storage>/<name>/`
+(DESIGN.md). This file is the command line; the rest, one job a file: `search_spaces/` (the
+studies), `study/planning.py` (space + options -> checked trial configs), `study/tuning.py` (the
+Tuner), `study/trainable.py` (one trial under Ray), `study/experiment.py` (study.json, tables),
+`study/cluster.py` (starting or joining Ray), `study/progress.py` (one console line per event).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+import traceback
+from pathlib import Path
+from typing import Any
+
+from search_spaces import Context, Space, Stage, get_space, list_spaces
+from search_spaces.cross_collection import SOURCE
+from study import experiment as exp
+from study.config import COLLECTIONS, CONFIG_KEYS, ConfigError, coerce_value
+from study.errors import StudyError
+from study.planning import Collections, make_context, plan
+
+DEFAULT_STORAGE = "artstudy-results"
+EXPERIMENT_OPTIONS = ("data", "collection", "set", "seeds", "sampler", "source_data", "source_collection",
+                      "source_task")  # what defines an experiment; --resume reads them from study.json
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, like every other bad input
+        self.exit(2, f"error: {message}\n")
+
+
+def build_parser() -> Parser:
+    studies = "\n".join(textwrap.fill(get_space(name).question, 96, initial_indent=f"  {name:<17} ",
+                                       subsequent_indent=" " * 20) for name in list_spaces(by_name=False))
+    p = Parser(prog="python -m study.run", description="Run a named study of transfer learning on art "
+               "collections through Ray Tune.", epilog=f"studies (--space):\n{studies}\n\nREADME.md has a "
+               "recipe for each.", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--space", required=True, choices=list_spaces(), help="the study to run")
+    p.add_argument("--data", metavar="DIR", help="the collection's folder (default: the synthetic demo, "
+                   "written on first use, and the demo budget)")
+    p.add_argument("--collection", choices=COLLECTIONS, help="the collection's layout (needed with --data)")
+    p.add_argument("--storage", default=DEFAULT_STORAGE, metavar="DIR",
+                   help=f"where experiments go (default {DEFAULT_STORAGE}): a folder (shared by every node on a "
+                   "cluster) or s3://...")
+    p.add_argument("--name", metavar="EXP", help="experiment name (default: the space's name, plus the collection)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted experiment (Tuner.restore)")
+    p.add_argument("--dry-run", action="store_true", help="print the trials and their count; run nothing")
+    p.add_argument("--seeds", type=int, metavar="N", help="repeat every cell with seeds 0..N-1 (default 1)")
+    p.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
+                   help="pin a config key for every trial, e.g. --set task=type max_epochs=20")
+    p.add_argument("--address", metavar="ADDR", help="join this Ray cluster (e.g. auto); default: a local Ray on "
+                   "127.0.0.1 only")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0, metavar="N", help="CPUs (torch threads) a trial "
+                   "gets (default 1)")
+    p.add_argument("--gpus-per-trial", type=float, default=0.0, metavar="F", help="GPUs a trial gets (default 0); fractions share one")
+    p.add_argument("--max-concurrent", type=int, default=0, metavar="N", help="at most N trials at once (default 0: as many "
+                   "as the resources allow)")
+    p.add_argument("--sampler", choices=("qmc", "tpe"), help="Optuna spaces (lr_sweep): quasi-random QMC "
+                   "(default) or TPE")
+    p.add_argument("--source-data", metavar="DIR", help="cross_collection: the source collection's folder")
+    p.add_argument("--source-collection", choices=COLLECTIONS, help="cross_collection: its layout")
+    p.add_argument("--source-task", metavar="T", help="cross_collection: the source task (default: the target's)")
+    return p
+
+
+# ---------------------------------------------------------------- options
+def parse_sets(items: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set takes KEY=VALUE, got {item!r}; known keys: {', '.join(CONFIG_KEYS)}")
+        if key in ("collection", "data_root"):
+            raise ConfigError(f"--set {key}: name the collection with --data DIR --collection C")
+        out[key] = coerce_value(key, None if value.lower() in ("none", "null") else value)
+    return out
+
+
+def experiment_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options that define an experiment, normalised (resolved paths, typed --set values)."""
+    if args.data and not args.collection:
+        raise ConfigError(f"--data needs --collection: one of {', '.join(COLLECTIONS)}")
+    collection = args.collection or "demo"
+    if collection != "demo" and not args.data:
+        raise ConfigError(f"--collection {collection} needs --data DIR (the collection's folder)")
+    if args.source_collection and args.source_collection != "demo" and not args.source_data:
+        raise ConfigError(f"--source-collection {args.source_collection} needs --source-data DIR")
+    if args.source_data and not args.source_collection:
+        raise ConfigError(f"--source-data needs --source-collection: one of {', '.join(COLLECTIONS)}")
+    if args.space != "cross_collection" and (args.source_data or args.source_collection or args.source_task):
+        raise ConfigError("--source-data, --source-collection and --source-task are for --space cross_collection")
+    if args.space == "cross_collection" and args.data and collection != "demo" and not args.source_data:
+        raise ConfigError("cross_collection on --data needs the source too: --source-data DIR --source-collection C")
+    if args.sampler and get_space(args.space).search != "optuna":
+        raise ConfigError(f"--sampler is for Optuna spaces ({', '.join(optuna_spaces())}), not {args.space}")
+    if args.seeds is not None and args.seeds < 1:
+        raise ConfigError("--seeds must be at least 1")
+    return {
+        "data": str(Path(args.data).expanduser().resolve()) if args.data else "",
+        "collection": collection,
+        "set": parse_sets(args.set),
+        "seeds": args.seeds or 1,
+        "sampler": args.sampler or "qmc",
+        "source_data": str(Path(args.source_data).expanduser().resolve()) if args.source_data else "",
+        "source_collection": args.source_collection or ("demo" if not args.source_data else ""),
+        "source_task": args.source_task or "",
+    }
+
+
+def optuna_spaces() -> list[str]:
+    return [name for name in list_spaces() if get_space(name).search == "optuna"]
+
+
+def given_options(args: argparse.Namespace) -> set[str]:
+    return {k for k in EXPERIMENT_OPTIONS if getattr(args, k) not in (None, [], "")}
+
+
+# ---------------------------------------------------------------- printing
+def print_plan(space: Space, stages: list[Stage], ctx: Context) -> int:
+    total = 0
+    for stage in stages:
+        configs = stage.trial_configs()
+        total += len(configs)
+        title = f"stage {stage.name}: " if stage.name else ""
+        print(f"{title}{stage.title or space.question}")
+        print(f"  shared: {exp.describe_shared({k: v for k, v in stage.base.items()})}")
+        if stage.search:
+            dists = ", ".join(f"{k} ~ {d}" for k, d in stage.search.items())
+            print(f"  Optuna ({ctx.sampler.upper()}) per cell, {stage.samples_per_cell} samples each: {dists}"
+                  f"; {stage.scheduler.upper()} within each cell")
+            for i, cell in enumerate(stage.cell_list(), 1):
+                print(f"{i:>4}  " + " ".join(f"{k}={exp.format_value(v)}" for k, v in cell.items())
+                      + f"  x{stage.samples_per_cell} samples")
+        else:
+            for line in exp.describe_trials(configs, stage.base):
+                print(line.replace(f"weights={SOURCE}", f"weights={SOURCE}(stage 1's model)"))
+        print(f"  {len(configs)} trials")
+    print(f"{total} trials")
+    return total
+
+
+def print_budget(space: Space, ctx: Context) -> None:
+    if not ctx.demo:
+        print(f"budget: full (the paper's); collection {ctx.collection} at {ctx.data_root}")
+        return
+    if not space.demo:
+        print(f"budget: {space.name}'s own (its fixed values below); collection: the embedded demo")
+        return
+    budget = {**space.demo, **{k: v for k, v in ctx.overrides.items() if k in space.demo}}
+    print(f"budget: demo ({ctx.data_root}): "
+          + ", ".join(f"{k}={v}" for k, v in budget.items())
+          + " (image_size raised to each backbone's minimum input size); ImageNet weights where cached, "
+          "else random initialisation (each trial's weights_used says which)")
+
+
+# ---------------------------------------------------------------- the run
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args, argv)
+    except StudyError as e:
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from study.cluster import prepare_environment
+
+    prepare_environment(args.address)  # before anything imports Ray: loopback only, or the cluster's token
+    # Every epoch checkpoints and num_to_keep forces a state snapshot: expected here, not a bottleneck.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    space = get_space(args.space)
+    storage = args.storage if exp.is_uri(args.storage) else str(Path(args.storage).expanduser().resolve())
+    options = experiment_options(args)
+    name = args.name or exp.default_name(space.name, options["collection"])
+    if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
+        raise ConfigError("--cpus-per-trial must be positive and --gpus-per-trial at least 0")
+    if args.seeds and args.seeds > 1 and space.search == "optuna":
+        grids = [s for s in list_spaces() if s not in optuna_spaces()]
+        raise ConfigError(f"--seeds: {space.name} samples its nuisance values per trial; repeat the winner with "
+                          f"grid_paper --set lr=... --seeds N (spaces with seeds: {', '.join(grids)})")
+
+    recorded = find_study(storage, name) if args.resume else None
+    if args.resume:
+        if recorded is None:
+            raise exp.ExperimentError(f"nothing to resume: no {exp.STUDY_FILE} in {exp.join(storage, name)}; "
+                                      "give the --storage and --name the experiment was started with")
+        if recorded.get("space") != space.name:
+            raise exp.ExperimentError(f"{name} is a {recorded.get('space')} experiment, not {space.name}")
+        options = check_resume_options(recorded["options"], options, given_options(args))
+        argv = recorded.get("argv", argv)
+
+    collections = Collections()
+    ctx = make_context(options, collections)
+    stages = plan(space, ctx, collections)
+    if args.dry_run:
+        print_budget(space, ctx)
+        print_plan(space, stages, ctx)
+        return 0
+    if not (args.address or os.environ.get("RAY_ADDRESS")):
+        from study.cluster import check_local_gpus
+
+        check_local_gpus(args.gpus_per_trial)  # a cluster's GPUs are checked once joined
+    from study.tuning import restorable
+
+    if not args.resume:
+        for stage in stages:
+            folder = exp.stage_dir(storage, name, stage.name)
+            if exp.read_study(folder) is not None or restorable(folder):
+                raise exp.ExperimentError(f"experiment {folder} exists; add --resume to continue it, "
+                                          "or choose another --name")
+
+    print_budget(space, ctx)
+    import ray
+
+    from study.cluster import start_ray
+
+    started_here = not ray.is_initialized()
+    start_ray(args.address, args.gpus_per_trial)
+    try:
+        return run_stages(args, space, stages, ctx, options, argv, collections, storage, name)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def run_stages(args, space: Space, stages: list[Stage], ctx: Context, options: dict, argv: list[str],
+               collections: Collections, storage: str, name: str) -> int:
+    """Each stage in turn: study.json, the Tune experiment, study.json again, the summary, the report."""
+    from study.tuning import fill_source_weights, fit_stage, result_rows
+
+    code = 0
+    earlier: dict[str, list[dict]] = {}
+    for stage in stages:
+        if stage.depends_on:
+            if code:  # interrupted or errored: the next stage would start from missing models
+                print(f"stage {stage.depends_on} is incomplete, so the next stage does not start; --resume "
+                      "finishes it and then runs the next")
+                return code
+            fill_source_weights(stage, earlier[stage.depends_on], space)
+        folder = exp.stage_dir(storage, name, stage.name)
+        collection = collections.get(stage.base["collection"], stage.base["data_root"])
+        study = exp.study_record(space, stage, ctx, options, argv, collection, storage, name)
+        if args.resume and (old := exp.read_study(folder)):
+            study["created"] = old.get("created", study["created"])
+            study["resumed"] = old.get("resumed", []) + [exp.now()]
+        exp.write_study(folder, study)
+        results = fit_stage(space, stage, collection, storage, folder, resume=args.resume,
+                            cpus=args.cpus_per_trial, gpus=args.gpus_per_trial,
+                            max_concurrent=args.max_concurrent, sampler=ctx.sampler)
+        rows = result_rows(results)
+        study["finished"] = exp.now()
+        study["trials"] = {"planned": stage.num_trials, "reported": len(rows),
+                           "final": sum("test_acc" in r for r in rows), "errored": len(results.errors)}
+        exp.write_study(folder, study)  # saved before anything is shown
+        earlier[stage.name] = rows
+        code = max(code, summarize_stage(space, stage, study, rows, folder, argv))
+    return code
+
+
+def find_study(storage: str, name: str) -> dict | None:
+    for stage in ("", "source"):
+        study = exp.read_study(exp.stage_dir(storage, name, stage))
+        if study is not None:
+            return study
+    return None
+
+
+def check_resume_options(recorded: dict, given: dict, explicit: set[str]) -> dict:
+    for key in sorted(explicit):
+        if given[key] != recorded.get(key):
+            raise exp.ExperimentError(
+                f"--resume continues the experiment as it was started, with {key}={recorded.get(key)!r}; "
+                f"drop --{key.replace('_', '-')} or start a new experiment with another --name")
+    return {**given, **recorded}
+
+
+def summarize_stage(space: Space, stage: Stage, study: dict, rows: list[dict], folder: str, argv) -> int:
+    roles = study["roles"]
+    print(f"\nresults: {folder}")
+    print(f"best of each scientific cell ({space.metric}, {space.mode}; mean over seeds; test metrics of that setting):")
+    print(exp.format_table(exp.best_per_cell(rows, roles["scientific"], roles["nuisance"], space.metric, space.mode)))
+    used = sorted({str(r["weights_used"]) for r in rows if r.get("weights_used")})
+    if used:
+        print(f"weights used: {'; '.join(used)}")
+    code = 0
+    counts = study["trials"]
+    unfinished = counts["planned"] - counts["final"]
+    if counts["errored"] or (unfinished and stage.scheduler == "fifo"):
+        print(f"{counts['errored']} trial(s) errored, {unfinished} without test metrics; continue with: "
+              f"{exp.command_line([a for a in argv if a != '--resume'] + ['--resume'])}")
+        code = 1
+    if not write_report(folder):
+        code = 1
+    return code
+
+
+def write_report(folder: str) -> bool:
+    """The analysis report of a finished stage; False (and the command to retry) where it failed.
+
+    The trials' results are already on disk, so a failing report is announced, with its traceback,
+    rather than raised over the results table just printed."""
+    if exp.is_uri(folder):
+        print(f"report: copy {folder} to this machine, then: python -m analysis.report <that folder>")
+        return True
+    try:
+        from analysis import AnalysisError
+        from analysis.report import write_report as report
+    except ImportError:
+        print(f"report: analysis is not installed; later: python -m analysis.report {folder}")
+        return True
+    retry = f"retry: python -m analysis.report {folder}"
+    try:
+        path = report(folder)
+    except AnalysisError as e:
+        print(f"warning: no report: {e}; {retry}", file=sys.stderr)
+        return False
+    except Exception:  # a bug in analysis: show it in full, keep the results and the exit status honest
+        traceback.print_exc()
+        print(f"warning: the report failed (traceback above); the results are saved; {retry}", file=sys.stderr)
+        return False
+    print(f"report: {path}")
+    return True
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    sys.exit(main())

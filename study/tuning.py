@@ -1,0 +1,133 @@
+"""A planned stage -> a Ray Tune experiment: the Tuner, its search and scheduler, the results.
+
+Grids become `tune.grid_search`; explicit cells (a value that depends on another, like a backbone's
+minimum image size or stage 2's source weights) become BasicVariantGenerator points; Optuna spaces get
+one search and one ASHA per scientific cell (search_spaces/percell.py). Trials report through
+study/trainable.py; `--resume` is `Tuner.restore(..., resume_errored=True)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from search_spaces import Space, Stage
+from search_spaces.cross_collection import SOURCE
+from study import experiment as exp
+
+MAX_FAILURES = 2  # Ray retries a failed trial this often, from its last checkpoint
+# Per trial, the newest checkpoint only: Ray deletes the older one after the new one is persisted and
+# registered, so one whole checkpoint always exists. An epoch checkpoint of a fine-tuned trial is ~3x
+# the model (weights, momentum, the best epoch's weights); a finished trial keeps just its model.pt.
+CHECKPOINTS_KEPT = 1
+
+
+def restorable(folder: str) -> bool:
+    from ray import tune
+
+    return bool(tune.Tuner.can_restore(folder)) if exp.is_uri(folder) or Path(folder).is_dir() else False
+
+
+def fill_source_weights(stage: Stage, source_rows: list[dict], space: Space) -> None:
+    """Stage 2's `weights=source` cells get the model.pt of the best source trial of their backbone."""
+    best: dict[str, dict] = {}
+    sign = 1 if space.mode == "max" else -1
+    for row in source_rows:
+        if "test_acc" not in row or not row.get("checkpoint"):
+            continue
+        model = row["model"]
+        if model not in best or sign * row[space.metric] > sign * best[model][space.metric]:
+            best[model] = row
+    for cell in stage.cells or []:
+        if cell.get("weights") == SOURCE:
+            if cell["model"] not in best:
+                raise exp.ExperimentError(f"the source stage has no finished {cell['model']} trial; "
+                                          "add --resume to retry it")
+            cell["weights"] = exp.join(best[cell["model"]]["checkpoint"], "model.pt")
+
+
+def fit_stage(space: Space, stage: Stage, collection, storage: str, folder: str, *, resume: bool,
+              cpus: float, gpus: float, max_concurrent: int, sampler: str):
+    """Run (or, with resume, restore and continue) one stage's Tune experiment; its ResultGrid."""
+    from ray import tune
+
+    from study.progress import ProgressLines
+    from study.trainable import train
+
+    trainable = tune.with_resources(tune.with_parameters(train, collection=collection, threads=cpus),
+                                    {"cpu": cpus, "gpu": gpus})
+    if resume and restorable(folder):
+        print(f"resuming {folder}: finished trials are kept, the others continue from their last checkpoints")
+        return tune.Tuner.restore(folder, trainable=trainable, resume_errored=True).fit()
+    param_space, search_alg, scheduler, num_samples = search_setup(space, stage, sampler)
+    tuner = tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            metric=space.metric, mode=space.mode, search_alg=search_alg, scheduler=scheduler,
+            num_samples=num_samples, max_concurrent_trials=max_concurrent or None,
+            reuse_actors=True, trial_name_creator=trial_name, trial_dirname_creator=trial_name,
+        ),
+        run_config=tune.RunConfig(
+            name=Path(folder).name if not exp.is_uri(folder) else folder.rstrip("/").rsplit("/", 1)[1],
+            storage_path=storage,
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
+            failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
+            callbacks=[ProgressLines(cell_keys(stage), stage.num_trials)],
+            verbose=0,  # ProgressLines prints one line per event instead of Tune's tables
+        ),
+    )
+    print(f"experiment: {folder} ({stage.num_trials} trials)")
+    return tuner.fit()
+
+
+def search_setup(space: Space, stage: Stage, sampler: str = "qmc"):
+    """Ray's param_space, search algorithm, scheduler and sample count for one stage."""
+    from ray import tune
+
+    base = dict(stage.base)
+    if stage.search:  # one Optuna study per scientific cell (search_spaces/percell.py)
+        from search_spaces.percell import PerCellASHA, PerCellSearch
+
+        cells = stage.cell_list()
+        search = PerCellSearch(cells, stage.search, stage.samples_per_cell, sampler=sampler,
+                               seed=int(base.get("seed", 0)))
+        scheduler = None
+        if stage.scheduler == "asha":
+            scheduler = PerCellASHA(list(cells[0]) if cells else [], max_t=stage.max_t)
+        return base, search, scheduler, stage.num_trials
+    if stage.cells is not None:  # explicit cells (a value that depends on another, like stage-2 weights)
+        from ray.tune.search.basic_variant import BasicVariantGenerator
+
+        keys = sorted({k for c in stage.cells for k in c})
+        space_ = {**base, **{k: tune.choice(sorted({c[k] for c in stage.cells}, key=str)) for k in keys}}
+        return space_, BasicVariantGenerator(points_to_evaluate=[dict(c) for c in stage.cells]), None, len(stage.cells)
+    grid = {k: tune.grid_search(list(v)) for k, v in stage.grid.items()}
+    return {**base, **grid}, None, None, 1
+
+
+def cell_keys(stage: Stage) -> list[str]:
+    """The config keys that tell a stage's trials apart (for progress lines)."""
+    keys = list(stage.grid) or sorted({k for c in stage.cell_list() for k in c}, key=str)
+    return [k for k in keys if k != "image_size"] + list(stage.search)
+
+
+def trial_name(trial) -> str:
+    """Short trial folder names: Ray's own pattern `<trainable>_<5 hex>_<index:05d>_<index>` (what
+    analysis and Ray's tools parse), without the config tag and date that make Ray's default names
+    too long for some filesystems. A grid trial's id is already `<5 hex>_<index:05d>`."""
+    tag = str(getattr(trial, "experiment_tag", "")).split("_", 1)[0]
+    if not tag.isdigit():
+        return f"train_{trial.trial_id}"
+    return f"train_{trial.trial_id[:5]}_{int(tag):05d}_{int(tag)}"
+
+
+def result_rows(results) -> list[dict]:
+    """One flat dict per trial: its config, its last report, its folder name and last checkpoint."""
+    rows = []
+    for result in results:
+        row = {**(result.config or {}), **(result.metrics or {})}
+        row["trial"] = Path(result.path).name if result.path else "?"
+        row["error"] = result.error is not None
+        row["checkpoint"] = result.checkpoint.path if result.checkpoint is not None else None
+        rows.append(row)
+    return rows

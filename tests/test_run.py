@@ -1,0 +1,154 @@
+"""`python -m study.run`: the smoke study end to end through Ray on CPU, study.json, and the one-line
+errors every bad input gets before any trial starts."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from search_spaces import list_spaces
+from study.config import CONFIG_KEYS
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One Ray per module, as the runner starts it: 2 CPUs, no dashboard, loopback only (conftest)."""
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield
+    ray.shutdown()
+
+
+def rows(trial_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def smoke(local_ray, demo_root, tmp_path_factory):
+    from study.run import main
+
+    storage = tmp_path_factory.mktemp("results")
+    argv = ["--space", "smoke", "--data", str(demo_root), "--collection", "demo", "--storage", str(storage),
+            "--name", "e2e", "--set", "max_epochs=3", "patience=3"]
+    code = main(argv)
+    return code, storage / "e2e", argv
+
+
+def test_smoke_runs_every_trial_through_ray_on_loopback(smoke):
+    code, folder, _ = smoke
+    assert code == 0
+    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
+    trials = sorted(p for p in folder.iterdir() if (p / "params.json").exists())
+    assert len(trials) == 2 and all(re.fullmatch(r"train_[0-9a-f]{5}_\d{5}_\d+", p.name) for p in trials)
+    for trial in trials:
+        params = json.loads((trial / "params.json").read_text())
+        assert set(params) <= set(CONFIG_KEYS) and params["model"] == "tiny_cnn"
+        lines = rows(trial)
+        assert [r["epoch"] for r in lines if "epoch" in r] == [1, 2, 3]
+        finals = [r for r in lines if "test_acc" in r]
+        assert len(finals) == 1 and lines[-1] is finals[0] and "epoch" not in finals[0]
+        assert finals[0]["resolved_config"]["optimizer"] in ("rmsprop", "sgd")
+        assert {r["node_ip"] for r in lines} == {"127.0.0.1"}
+        checkpoints = sorted(trial.glob("checkpoint_*"))
+        assert len(checkpoints) == 1  # CheckpointConfig(num_to_keep=1): the final one
+        assert (checkpoints[-1] / "model.pt").is_file() and (checkpoints[-1] / "final.json").is_file()
+
+
+def test_study_json_says_what_was_studied(smoke):
+    _, folder, argv = smoke
+    study = json.loads((folder / "study.json").read_text())
+    assert study["space"] == "smoke" and study["question"].endswith("?")
+    assert study["roles"]["scientific"] == ["mode"] and "model" in study["roles"]["fixed"]
+    assert (study["metric"], study["mode"]) == ("val_acc", "max")
+    assert study["command"].startswith("python -m study.run --space smoke") and study["argv"] == argv
+    assert {"artstudy", "python", "torch", "torchvision", "timm", "ray", "optuna"} <= set(study["versions"])
+    assert set(study["collection"]["tasks"]) == {"material"} and study["collection"]["collection"] == "demo"
+    assert study["budget"] == "demo" and study["seeds"] == 1 and study["created"]
+    assert study["trials"] == {"planned": 2, "reported": 2, "final": 2, "errored": 0}
+
+
+def test_the_report_is_written(smoke):
+    pytest.importorskip("analysis.report")
+    _, folder, _ = smoke
+    assert (folder / "report").is_dir() and any((folder / "report").iterdir())
+
+
+def test_an_existing_experiment_is_not_overwritten(smoke):
+    from study.run import main
+
+    _, folder, argv = smoke
+    assert main(argv) == 2
+
+
+# ---------------------------------------------------------------- bad input: one line, exit 2, nothing run
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "study.run", *args], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+
+
+# Through a subprocess: argparse's exit and what is refused before anything heavy is imported.
+EARLY = {
+    "unknown space": (["--space", "grid_papers"], "invalid choice: 'grid_papers' (choose from 'cross_collection'"),
+    "unknown key": (["--space", "smoke", "--set", "learning_rate=0.1"], "known keys: collection, data_root"),
+    "wrong type": (["--space", "smoke", "--set", "max_epochs=lots"], "max_epochs='lots' is not a valid int"),
+    "not that collection": (["--space", "smoke", "--data", "TMP", "--collection", "rijksmuseum"],
+                            "is not a rijksmuseum collection"),
+}
+# In this process (torch is imported once): the same main(), its exit status and stderr.
+LATE = {
+    "no equals": (["--space", "smoke", "--set", "lr"], "--set takes KEY=VALUE"),
+    "data, no collection": (["--space", "smoke", "--data", "TMP"], "--data needs --collection: one of rijksmuseum"),
+    "bad mode": (["--space", "smoke", "--set", "mode=frozen", "DEMO"], "choose one of off_the_shelf, fine_tune"),
+    "missing task": (["--space", "grid_paper", "--set", "task=colour", "DEMO"], "has tasks material, type, artist"),
+    "unknown model": (["--space", "grid_paper", "--set", "model=vgg16", "DEMO"], "known models: alexnet"),
+    "too small": (["--space", "grid_paper", "--set", "image_size=32", "DEMO"], "needs at least 75 px"),
+    "gpu": (["--space", "smoke", "--gpus-per-trial", "0.5", "DEMO"], "no GPU is visible"),
+    "nothing to resume": (["--space", "smoke", "--resume", "--name", "never"], "nothing to resume"),
+    "seeds for optuna": (["--space", "lr_sweep", "--seeds", "3", "DEMO"], "spaces with seeds: cross_collection"),
+}
+
+
+def one_error_line(stderr: str, expected: str) -> None:
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1].split("\r")[-1].strip()  # after any progress bar
+    assert last.startswith("error: ") and expected in last, stderr
+
+
+@pytest.mark.parametrize("case", EARLY)
+def test_bad_input_is_one_line_and_exit_2(case, tmp_path):
+    args, expected = EARLY[case]
+    out = cli(*[str(tmp_path) if a == "TMP" else a for a in args], "--storage", str(tmp_path / "r"))
+    assert out.returncode == 2, out.stdout + out.stderr
+    one_error_line(out.stderr, expected)
+    assert not (tmp_path / "r").exists()  # nothing started, nothing written
+
+
+@pytest.mark.parametrize("case", LATE)
+def test_bad_input_is_refused_before_any_trial(case, demo_root, tmp_path, capsys):
+    from study.run import main
+
+    args, expected = LATE[case]
+    if case == "gpu":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a GPU")
+    demo = ["--data", str(demo_root), "--collection", "demo"] if "DEMO" in args else []
+    argv = [str(tmp_path) if a == "TMP" else a for a in args if a != "DEMO"] + demo
+    assert main(argv + ["--storage", str(tmp_path / "r")]) == 2
+    one_error_line(capsys.readouterr().err, expected)
+    assert not (tmp_path / "r").exists()
+
+
+def test_help_lists_every_space():
+    out = cli("--help")
+    assert out.returncode == 0
+    for name in list_spaces():
+        assert name in out.stdout

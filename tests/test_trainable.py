@@ -1,0 +1,96 @@
+"""The Ray trainable's contract, with Ray Tune's session replaced by a recorder (no Ray started):
+one report per epoch with a state checkpoint, one final report with model.pt, and a restart from
+an epoch checkpoint continues with the next epoch."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from study import trainable
+from study.trial import load_state
+
+CONFIG = {"collection": "demo", "model": "tiny_cnn", "weights": "none", "task": "material", "mode": "fine_tune",
+          "image_size": 16, "batch_size": 32, "max_epochs": 3, "patience": 5}
+
+
+class Died(Exception):
+    """The trial's process dying: nothing after it runs."""
+
+
+class FakeTune:
+    """Records what the trainable reports; keeps each checkpoint, as tune.report persists it."""
+
+    Checkpoint = trainable.tune.Checkpoint
+
+    def __init__(self, store: Path, start_from: Path | None = None, die_after: int | None = None):
+        self.store, self.start_from, self.die_after = store, start_from, die_after
+        self.reports: list[tuple[dict, Path | None]] = []
+
+    def get_checkpoint(self):
+        return self.Checkpoint.from_directory(str(self.start_from)) if self.start_from else None
+
+    def report(self, metrics, *, checkpoint=None):
+        kept = None
+        if checkpoint is not None:
+            kept = self.store / f"checkpoint_{len(self.reports):06d}"
+            shutil.copytree(checkpoint.path, kept)
+        self.reports.append((dict(metrics), kept))
+        if self.die_after is not None and metrics.get("epoch") == self.die_after:
+            raise Died()
+
+
+@pytest.fixture(scope="module")
+def collection(demo_root):
+    from study.data import read_collection
+
+    return read_collection("demo", demo_root)
+
+
+def run(monkeypatch, fake, collection):
+    monkeypatch.setattr(trainable, "tune", fake)
+    trainable.train(dict(CONFIG, data_root=str(collection.root)), collection=collection, threads=1)
+
+
+def test_reports_every_epoch_with_its_state_then_the_final_metrics(monkeypatch, tmp_path, collection):
+    fake = FakeTune(tmp_path)
+    run(monkeypatch, fake, collection)
+    epochs = [m for m, _ in fake.reports if "epoch" in m]
+    assert [m["epoch"] for m in epochs] == [1, 2, 3]
+    assert {"train_loss", "train_acc", "val_loss", "val_acc", "val_bacc", "epoch_time_s",
+            "train_images_per_s"} <= set(epochs[0])
+    for metrics, folder in fake.reports[:-1]:
+        assert load_state(folder / trainable.STATE_FILE)["epoch"] == metrics["epoch"]
+    final, folder = fake.reports[-1]
+    assert "epoch" not in final and {"test_acc", "best_epoch", "weights_used", "resolved_config"} <= set(final)
+    assert 0.0 <= final["test_acc"] <= 1.0
+    payload = torch.load(folder / trainable.MODEL_FILE, weights_only=True)
+    assert payload["model"] == "tiny_cnn" and payload["num_classes"] == final["num_classes"]
+    assert json.loads((folder / trainable.FINAL_FILE).read_text())["test_acc"] == final["test_acc"]
+    assert torch.get_num_threads() == 1
+
+
+def test_a_trial_that_died_resumes_from_its_last_epoch(monkeypatch, tmp_path, collection):
+    first = FakeTune(tmp_path / "first", die_after=2)
+    with pytest.raises(Died):
+        run(monkeypatch, first, collection)
+    assert [m["epoch"] for m, _ in first.reports] == [1, 2]
+
+    again = FakeTune(tmp_path / "again", start_from=first.reports[-1][1])
+    run(monkeypatch, again, collection)
+    assert [m.get("epoch") for m, _ in again.reports] == [3, None]  # epoch 3, then the final report
+
+    whole = FakeTune(tmp_path / "whole")
+    run(monkeypatch, whole, collection)
+    # the engine resumes exactly: the same test accuracy as a trial never stopped
+    assert again.reports[-1][0]["test_acc"] == pytest.approx(whole.reports[-1][0]["test_acc"])
+
+
+def test_a_finished_trial_restored_reports_nothing(monkeypatch, tmp_path, collection):
+    fake = FakeTune(tmp_path / "done")
+    run(monkeypatch, fake, collection)
+    restored = FakeTune(tmp_path / "restored", start_from=fake.reports[-1][1])
+    run(monkeypatch, restored, collection)
+    assert restored.reports == []
