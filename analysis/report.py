@@ -248,7 +248,7 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
             blocks[i] = Para(_edge_text(exp, slice_call))
 
     space = exp.study.get("space") or "experiment"
-    title = f"{space}: {exp.name}"
+    title = exp.name if exp.name == space else f"{space}: {exp.name}"  # the runner names an experiment after its space
     (out / "report.md").write_text(_markdown(blocks, title), encoding="utf-8")
     (out / "report.html").write_text(render_html(blocks, title, out), encoding="utf-8")
     intro = exp.study.get("question") or ""

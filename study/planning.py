@@ -130,3 +130,25 @@ def known_models() -> list[str] | None:
     except ImportError:  # the engine is not installed: the trials would say so
         return None
     return list(list_models())
+
+
+def missing_imagenet(stages: list[Stage]) -> dict[str, str]:
+    """{model: the ImageNet file it needs} for the planned trials with weights=imagenet whose file is
+    in none of the local caches (study.weights), so the run can say so once, before any trial."""
+    try:
+        from study.models import get_info
+        from study.weights import WeightsNotFound, find_imagenet
+    except ImportError:
+        return {}
+    wanted = {c["model"] for stage in stages for c in stage.trial_configs() if c.get("weights") == "imagenet"}
+    missing = {}
+    for model in sorted(wanted):
+        source = get_info(model).imagenet
+        if source is None:
+            continue  # a backbone without ImageNet weights (tiny_cnn): its trials say so themselves
+        try:
+            find_imagenet(source, model)
+        except WeightsNotFound:
+            missing[model] = source.file
+    return missing
+

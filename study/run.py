@@ -30,7 +30,7 @@ from search_spaces.cross_collection import SOURCE
 from study import experiment as exp
 from study.config import COLLECTIONS, CONFIG_KEYS, ConfigError, coerce_value
 from study.errors import StudyError
-from study.planning import Collections, make_context, plan
+from study.planning import Collections, make_context, missing_imagenet, plan
 
 DEFAULT_STORAGE = "artstudy-results"
 EXPERIMENT_OPTIONS = ("data", "collection", "set", "seeds", "sampler", "source_data", "source_collection",
@@ -167,6 +167,32 @@ def print_budget(space: Space, ctx: Context) -> None:
           "else random initialisation (each trial's weights_used says which)")
 
 
+def check_weights(stages: list[Stage], ctx: Context, address: str | None) -> None:
+    """ImageNet files the trials will need and this machine lacks: said once, before any trial.
+
+    The demo trains those backbones from random initialisation instead (and says so); a real
+    collection on this machine stops here rather than in 30 trials. On a cluster the nodes have
+    their own caches, so the driver only warns."""
+    missing = missing_imagenet(stages)
+    if not missing:
+        return
+    from study.weights import WeightsNotFound, search_dirs
+
+    fetch = f"python -m study.weights fetch {' '.join(missing)}"
+    files = ", ".join(missing.values())
+    if ctx.demo:
+        print(f"weights: no ImageNet file cached for {', '.join(missing)}: on the demo these start from random "
+              f"initialisation, and most such trials stay near the majority class. For transfer learning, "
+              f"`{fetch}` on a machine with internet (or put {files} in {search_dirs()[0]}), then rerun.")
+    elif address:
+        print(f"warning: this machine has no ImageNet file for {', '.join(missing)}; every node needs {files} "
+              f"in its torch cache ({fetch}), or those trials stop with the same message", file=sys.stderr)
+    else:
+        raise WeightsNotFound(f"no ImageNet weights for {', '.join(missing)}: put {files} in "
+                              f"{search_dirs()[0]} (`{fetch}` on a machine with internet), "
+                              f"or train from random initialisation with --set weights=none")
+
+
 # ---------------------------------------------------------------- the run
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -226,6 +252,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                                           "or choose another --name")
 
     print_budget(space, ctx)
+    check_weights(stages, ctx, args.address or os.environ.get("RAY_ADDRESS"))
     import ray
 
     from study.cluster import start_ray

@@ -41,7 +41,7 @@ def test_report_folder_contents(paper_report):
 def test_report_md_tells_the_story(paper_report):
     exp_dir, out = paper_report
     md = (out / "report.md").read_text()
-    assert md.startswith("# grid_paper: grid_paper")
+    assert md.startswith("# grid_paper\n")
     assert "How well do ImageNet CNNs classify" in md
     assert "**scientific** (compared): `task`" in md and "**fixed**" in md and "**replicates**" in md
     assert "python -m study.run --space grid_paper" in md

@@ -112,6 +112,9 @@ LATE = {
     "gpu": (["--space", "smoke", "--gpus-per-trial", "0.5", "DEMO"], "no GPU is visible"),
     "nothing to resume": (["--space", "smoke", "--resume", "--name", "never"], "nothing to resume"),
     "seeds for optuna": (["--space", "lr_sweep", "--seeds", "3", "DEMO"], "spaces with seeds: cross_collection"),
+    # a real collection (the demo's files read as the rijksmuseum they imitate) and no ImageNet file cached
+    "no weights": (["--space", "smoke", "--set", "model=resnet18", "weights=imagenet", "RIJKS"],
+                   "no ImageNet weights for resnet18: put resnet18-"),
 }
 
 
@@ -131,17 +134,21 @@ def test_bad_input_is_one_line_and_exit_2(case, tmp_path):
 
 
 @pytest.mark.parametrize("case", LATE)
-def test_bad_input_is_refused_before_any_trial(case, demo_root, tmp_path, capsys):
+def test_bad_input_is_refused_before_any_trial(case, demo_root, tmp_path, capsys, monkeypatch):
     from study.run import main
 
     args, expected = LATE[case]
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty weights cache, whatever this machine has
+    monkeypatch.delenv("ARTSTUDY_WEIGHTS_DIR", raising=False)
     if case == "gpu":
         import torch
 
         if torch.cuda.is_available():
             pytest.skip("this machine has a GPU")
     demo = ["--data", str(demo_root), "--collection", "demo"] if "DEMO" in args else []
-    argv = [str(tmp_path) if a == "TMP" else a for a in args if a != "DEMO"] + demo
+    if "RIJKS" in args:
+        demo = ["--data", str(demo_root), "--collection", "rijksmuseum"]
+    argv = [str(tmp_path) if a == "TMP" else a for a in args if a not in ("DEMO", "RIJKS")] + demo
     assert main(argv + ["--storage", str(tmp_path / "r")]) == 2
     one_error_line(capsys.readouterr().err, expected)
     assert not (tmp_path / "r").exists()
@@ -152,3 +159,22 @@ def test_help_lists_every_space():
     assert out.returncode == 0
     for name in list_spaces():
         assert name in out.stdout
+
+
+def test_demo_without_imagenet_files_says_so_once(demo_root, tmp_path, monkeypatch, capsys):
+    from search_spaces import get_space
+    from study.planning import Collections, make_context, plan
+    from study.run import build_parser, check_weights, experiment_options
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("ARTSTUDY_WEIGHTS_DIR", raising=False)
+    options = experiment_options(build_parser().parse_args(["--space", "grid_paper", "--data", str(demo_root),
+                                                             "--collection", "demo"]))
+    collections = Collections()
+    ctx = make_context(options, collections)
+    stages = plan(get_space("grid_paper"), ctx, collections)
+    check_weights(stages, ctx, address=None)
+    out = capsys.readouterr().out
+    assert "python -m study.weights fetch alexnet inception_v3 resnet50 vgg19 xception" in out
+    assert "random initialisation" in out
+
