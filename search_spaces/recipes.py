@@ -106,9 +106,12 @@ The same command runs on a cluster; only where things live changes:
    how many run at once. `--gpus-per-trial` above 0 on a cluster (or machine) without a GPU stops
    the run before any trial.
 4. **Failures and resume.** Ray retries a failed trial twice from its last epoch checkpoint
-   (`FailureConfig`); each trial keeps its newest checkpoint (a finished one: its model.pt).
+   (`FailureConfig`); each trial keeps its two newest checkpoints (a finished one: its last epoch's
+   state and its model.pt), so the one a crashed driver's state names still exists.
    If the driver itself stops (Ctrl-C, a lost head node), rerun the same command with `--resume`:
-   finished trials are kept, the others continue from their last checkpoint.
+   finished trials are kept, the others continue from their last checkpoint. On `s3://` storage the
+   uploaded experiment state can lag behind the checkpoints; should a crash leave it naming one
+   already rotated away, Ray reports that trial errored ("does not exist on storage anymore").
    `python -m analysis.report` reads the folder (copy it locally first when it is on s3).
 
 Nothing here replaces what Ray does: scheduling, placement, retries and result storage are Ray

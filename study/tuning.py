@@ -15,10 +15,15 @@ from search_spaces.cross_collection import SOURCE
 from study import experiment as exp
 
 MAX_FAILURES = 2  # Ray retries a failed trial this often, from its last checkpoint
-# Per trial, the newest checkpoint only: Ray deletes the older one after the new one is persisted and
-# registered, so one whole checkpoint always exists. An epoch checkpoint of a fine-tuned trial is ~3x
-# the model (weights, momentum, the best epoch's weights); a finished trial keeps just its model.pt.
-CHECKPOINTS_KEPT = 1
+# Per trial, the two newest checkpoints. Ray deletes the older ones as soon as a new one is registered,
+# but the experiment state that --resume restores names the checkpoint registered before its last
+# snapshot: with one kept, a driver killed between a registration and the next snapshot leaves a state
+# naming a deleted checkpoint, and Ray then refuses to restore that trial ("does not exist on storage
+# anymore"). With two kept and a snapshot every controller step (study/run.py sets
+# TUNE_GLOBAL_CHECKPOINT_S=0 for local storage) the named one always exists. The price: a finished
+# fine-tuned trial keeps its last epoch's state (~3x the model: weights, momentum, best weights) beside
+# its model.pt.
+CHECKPOINTS_KEPT = 2
 
 
 def restorable(folder: str) -> bool:
