@@ -273,7 +273,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 def run_stages(args, space: Space, stages: list[Stage], ctx: Context, options: dict, argv: list[str],
                collections: Collections, storage: str, name: str) -> int:
     """Each stage in turn: study.json, the Tune experiment, study.json again, the summary, the report."""
-    from study.tuning import fill_source_weights, fit_stage, result_rows
+    from study.tuning import fill_source_weights, fit_stage, prune_finished, result_rows
 
     code = 0
     earlier: dict[str, list[dict]] = {}
@@ -299,6 +299,9 @@ def run_stages(args, space: Space, stages: list[Stage], ctx: Context, options: d
         study["trials"] = {"planned": stage.num_trials, "reported": len(rows),
                            "final": sum("test_acc" in r for r in rows), "errored": len(results.errors)}
         exp.write_study(folder, study)  # saved before anything is shown
+        freed = prune_finished(results)
+        if freed:
+            print(f"freed {freed / 2**30:.1f} GiB: the last epoch checkpoints of finished trials (their model.pt stays)")
         earlier[stage.name] = rows
         code = max(code, summarize_stage(space, stage, study, rows, folder, argv))
     return code

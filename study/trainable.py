@@ -18,6 +18,7 @@ import logging
 import tempfile
 from pathlib import Path
 
+import pyarrow.fs
 import torch
 from ray import tune
 
@@ -28,6 +29,21 @@ MODEL_FILE = "model.pt"  # the final checkpoint: the best model (study.trial's o
 FINAL_FILE = "final.json"  # the final checkpoint: the test metrics, also reported
 
 
+def final_checkpoint(filesystem: pyarrow.fs.FileSystem, trial_path: str) -> str | None:
+    """The path of a trial's final checkpoint (the one holding final.json), or None while it runs.
+
+    The trial folder itself is the record: after a crash, Ray's experiment state can lag behind it."""
+    try:
+        entries = filesystem.get_file_info(pyarrow.fs.FileSelector(trial_path, allow_not_found=True))
+    except OSError:  # storage unreachable: treat as unfinished, Ray reports the trial's own error
+        return None
+    for entry in sorted(entries, key=lambda e: e.base_name, reverse=True):  # newest first
+        if entry.type == pyarrow.fs.FileType.Directory and entry.base_name.startswith("checkpoint_"):
+            if filesystem.get_file_info(f"{entry.path}/{FINAL_FILE}").type == pyarrow.fs.FileType.File:
+                return entry.path
+    return None
+
+
 def train(config: dict, collection=None, threads: float = 1) -> None:
     """Run one trial; `threads` is the trial's CPU share (torch would otherwise use every core)."""
     torch.set_num_threads(max(1, int(round(threads))))
@@ -35,11 +51,12 @@ def train(config: dict, collection=None, threads: float = 1) -> None:
     state = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
+        if final_checkpoint(checkpoint.filesystem, str(Path(checkpoint.path).parent)) is not None:
+            # Finished before an interruption the experiment state had not caught up with (it may
+            # still name an epoch checkpoint): the final row is in result.json and the final
+            # checkpoint beside this one, so train nothing and report nothing again.
+            return
         with checkpoint.as_directory() as folder:
-            if (Path(folder) / FINAL_FILE).exists():
-                # Finished before an interruption the experiment state had not caught up with:
-                # its final row is already in result.json, so report nothing and train nothing.
-                return
             state = load_state(Path(folder) / STATE_FILE)
 
     def on_epoch(metrics: dict, epoch_state: dict) -> None:

@@ -8,6 +8,7 @@ study/trainable.py; `--resume` is `Tuner.restore(..., resume_errored=True)`.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from search_spaces import Space, Stage
@@ -128,11 +129,49 @@ def trial_name(trial) -> str:
 
 def result_rows(results) -> list[dict]:
     """One flat dict per trial: its config, its last report, its folder name and last checkpoint."""
+    from study.trainable import FINAL_FILE, final_checkpoint
+
     rows = []
     for result in results:
         row = {**(result.config or {}), **(result.metrics or {})}
         row["trial"] = Path(result.path).name if result.path else "?"
         row["error"] = result.error is not None
         row["checkpoint"] = result.checkpoint.path if result.checkpoint is not None else None
+        final = final_checkpoint(result.filesystem, result.path) if result.path else None
+        if final is not None and "test_acc" not in row:
+            # Finished before a crash the experiment state had not caught up with: the trial's
+            # final.json (also its last line in result.json) has what Tune's last result lacks.
+            with result.filesystem.open_input_stream(f"{final}/{FINAL_FILE}") as stream:
+                row.update(json.loads(stream.read()))
+        if final is not None:
+            row["checkpoint"] = final
         rows.append(row)
     return rows
+
+
+def prune_finished(results) -> int:
+    """Delete the epoch checkpoints that finished trials no longer need; the bytes freed.
+
+    CHECKPOINTS_KEPT leaves a finished trial its last epoch's state beside the final model.pt; a
+    finished trial is never resumed, so once Tune has returned that state is dead weight (~3x the
+    model for a fine-tuned one). Local storage only; errored and unfinished trials keep everything.
+    """
+    import shutil
+
+    import pyarrow.fs
+
+    from study.trainable import STATE_FILE, final_checkpoint
+
+    freed = 0
+    for result in results:
+        if not result.path or not isinstance(result.filesystem, pyarrow.fs.LocalFileSystem):
+            continue
+        final = final_checkpoint(result.filesystem, result.path)
+        if final is None:
+            continue
+        for folder in Path(result.path).glob("checkpoint_*"):
+            if folder != Path(final) and (folder / STATE_FILE).is_file():
+                freed += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+                shutil.rmtree(folder)
+    return freed
+

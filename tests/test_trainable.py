@@ -94,3 +94,17 @@ def test_a_finished_trial_restored_reports_nothing(monkeypatch, tmp_path, collec
     restored = FakeTune(tmp_path / "restored", start_from=fake.reports[-1][1])
     run(monkeypatch, restored, collection)
     assert restored.reports == []
+
+
+def test_a_finished_trial_restored_from_an_epoch_checkpoint_reports_nothing(monkeypatch, tmp_path, collection):
+    # A crash can leave Ray's experiment state naming the last epoch checkpoint although the final
+    # one (and the final line in result.json) were already written beside it: no second final report.
+    fake = FakeTune(tmp_path / "done")
+    run(monkeypatch, fake, collection)
+    last_epoch = fake.reports[-2][1]
+    assert (last_epoch / trainable.STATE_FILE).is_file()
+    restored = FakeTune(tmp_path / "restored", start_from=last_epoch)
+    run(monkeypatch, restored, collection)
+    assert restored.reports == []
+    assert trainable.final_checkpoint(trainable.pyarrow.fs.LocalFileSystem(), str(tmp_path / "done")) == str(
+        fake.reports[-1][1])
