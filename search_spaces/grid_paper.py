@@ -26,10 +26,10 @@ SPACE = register_space(
             "weights": "ImageNet; the demo falls back to random initialisation where the weights are not cached",
         },
         budget=(
-            "5 models x 2 modes x 3 tasks = 30 trials (times --seeds). Demo: 7.5 minutes measured end to end "
-            "on 2 CPU cores (first use: writing the demo collection and its caches, and the report, included); "
-            "13 minutes when other jobs loaded the same machine (load average ~4.7). It leaves ~2 GB of "
-            "results, mostly each trial's best model (model.pt). "
+            "5 models x 2 modes x 3 tasks = 30 trials (times --seeds). Demo: 7.5 to 9 minutes measured end to "
+            "end on 2 CPU cores (451, 519 and 543 s; first use, writing the demo collection and its caches, and "
+            "the report included); 13 minutes when other jobs loaded the same machine. It leaves ~2 GB of "
+            "results, mostly each trial's best model (model.pt), and needs ~5 GB while it runs. "
             "On a real collection every trial trains until early stopping at the backbone's own input size; "
             "the 15 fine-tuned trials dominate the cost (off the shelf trains a head on cached features)."
         ),
