@@ -50,7 +50,8 @@ SPACE = register_space(
         budget=(
             "len(ladder) x 5 models x 2 modes trials: a task with K classes has about log2(K) rungs (9 for "
             "a few hundred classes: 90 trials). Trials at small top_k are cheap (few images), so the cost is "
-            "dominated by the top rungs."
+            "dominated by the top rungs. Demo: 40 trials (ladder 18, 9, 5, 2 on the artist task) in 8 minutes "
+            "(483 s) on 2 CPU cores, the demo's caches already written by an earlier run."
         ),
         example="--data /data/rijksmuseum --collection rijksmuseum --set task=type",
         notes=(

