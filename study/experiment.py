@@ -1,7 +1,7 @@
 """The experiment folder's own files and views: study.json, the dry-run listing, the best of each cell.
 
 `<storage>/<name>/` is Ray Tune's experiment folder; the runner adds `study.json` (DESIGN.md,
-"Experiment folder"; .contracts.md gives its keys) so that `analysis` knows what was studied
+"Experiment folder"; `study_record` below gives its keys) so that `analysis` knows what was studied
 without Ray: the space, its hyperparameter roles, the metric, the command line, the versions and
 the collection summary. Nothing here imports Ray or torch.
 """
@@ -110,7 +110,7 @@ def now() -> str:
 
 def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: list[str], collection,
                  storage: str, name: str) -> dict:
-    """study.json's content (.contracts.md): what a stage studies, how, on what, with which versions."""
+    """study.json's content: what a stage studies, how, on what, with which versions."""
     from study.data import summarize
 
     tasks = sorted({c["task"] for c in stage.trial_configs()})
