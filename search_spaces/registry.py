@@ -77,15 +77,6 @@ class LogUniform:
 
 
 @dataclass(frozen=True)
-class Uniform:
-    low: float
-    high: float
-
-    def __str__(self) -> str:
-        return f"uniform[{self.low:g}, {self.high:g}]"
-
-
-@dataclass(frozen=True)
 class Categorical:
     values: tuple
 
@@ -93,7 +84,7 @@ class Categorical:
         return "one of {" + ", ".join(map(str, self.values)) + "}"
 
 
-Distribution = LogUniform | Uniform | Categorical
+Distribution = LogUniform | Categorical
 
 
 def to_optuna(dist: Distribution):
@@ -101,8 +92,6 @@ def to_optuna(dist: Distribution):
 
     if isinstance(dist, LogUniform):
         return od.FloatDistribution(dist.low, dist.high, log=True)
-    if isinstance(dist, Uniform):
-        return od.FloatDistribution(dist.low, dist.high)
     return od.CategoricalDistribution(list(dist.values))
 
 

@@ -26,7 +26,7 @@ import torch
 
 from study import engine, models
 from study.data import load_images, prepare_task, read_collection, write_demo
-from study.errors import StudyError
+from study.errors import StudyError, exit_on_error
 from study.trial import run_trial
 
 PAPER_BACKBONES = ("alexnet", "vgg19", "inception_v3", "xception", "resnet50")
@@ -162,8 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             out["backbones"] = backbone_speeds(size=args.size or 75)
         out["data"] = data_benchmarks(quick)
     except StudyError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return exit_on_error(err)
     if args.json:
         print(json.dumps(out, indent=1))
         return 0

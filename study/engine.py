@@ -64,7 +64,8 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
-def _to_device(x: torch.Tensor, device: torch.device, prepare: Prepare | None) -> torch.Tensor:
+def to_device(x: torch.Tensor, device: torch.device, prepare: Prepare | None) -> torch.Tensor:
+    """A batch of inputs on the device, prepared (normalised), in channels_last for CUDA convolutions."""
     x = x.to(device, non_blocking=True)
     if prepare is not None:
         x = prepare(x)
@@ -98,7 +99,7 @@ def train_one_epoch(
     # sums stay on the device: a .item() per step would make the GPU wait for the CPU every batch
     loss_sum, correct, seen = torch.zeros((), device=device), torch.zeros((), device=device), 0
     for x, y in loader:
-        x, y = _to_device(x, device, prepare), y.to(device, non_blocking=True)
+        x, y = to_device(x, device, prepare), y.to(device, non_blocking=True)
         with autocast(device):
             logits = model(x)
             loss = F.cross_entropy(logits.float(), y)
@@ -121,7 +122,7 @@ def predict(
     logits, labels = [], []
     for x, y in loader:
         with autocast(device):
-            logits.append(model(_to_device(x, device, prepare)).float().cpu())
+            logits.append(model(to_device(x, device, prepare)).float().cpu())
         labels.append(y.cpu())
     if not logits:
         return torch.empty(0, 0), torch.empty(0, dtype=torch.long)

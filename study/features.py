@@ -29,7 +29,7 @@ from filelock import FileLock
 from torch import nn
 from tqdm import tqdm
 
-from study.engine import autocast
+from study.engine import autocast, to_device
 from study.transforms import ToInput
 
 
@@ -58,10 +58,7 @@ def extract(backbone: nn.Module, images: np.ndarray, prepare: ToInput, device: t
     with tqdm(total=len(images), desc=desc, unit="img", file=sys.stderr, mininterval=1.0, leave=False,
               disable=len(images) < 256) as bar:
         for start in range(0, len(images), batch_size):
-            x = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])).to(device)
-            x = prepare(x)
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = to_device(torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])), device, prepare)
             with autocast(device):
                 chunks.append(backbone(x).float().cpu().numpy())
             bar.update(len(x))

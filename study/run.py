@@ -29,7 +29,7 @@ from search_spaces import Context, Space, Stage, get_space, list_spaces
 from search_spaces.cross_collection import SOURCE
 from study import experiment as exp
 from study.config import COLLECTIONS, CONFIG_KEYS, ConfigError, coerce_value
-from study.errors import StudyError
+from study.errors import StudyError, exit_on_error
 from study.planning import Collections, make_context, missing_imagenet, plan
 
 DEFAULT_STORAGE = "artstudy-results"
@@ -200,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args, argv)
     except StudyError as e:
-        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
+        return exit_on_error(e)
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from study.errors import StudyError
+from study.errors import StudyError, exit_on_error
 
 WEIGHTS_DIR_ENV = "ARTSTUDY_WEIGHTS_DIR"
 CHECKPOINT_FILE = "model.pt"  # what an earlier trial leaves in its checkpoint folder (the on_end payload)
@@ -213,8 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {fetch(source, dest, name)}")
         return 0
     except StudyError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return exit_on_error(err)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from study.errors import StudyError
+from study.errors import StudyError, exit_on_error
 
 # Nothing heavy at module level: worker processes import this module again when it is the main one.
 
@@ -76,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=1) if args.json else data.format_summary(result))
         return 0
     except StudyError as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+        return exit_on_error(error)
 
 
 if __name__ == "__main__":
