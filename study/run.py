@@ -209,10 +209,6 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     prepare_environment(args.address)  # before anything imports Ray: loopback only, or the cluster's token
     # Every epoch checkpoints and num_to_keep forces a state snapshot: expected here, not a bottleneck.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    # Snapshot the experiment state at every controller step (a small local write; uploads to s3 keep
-    # Ray's own pace), so that a crash never leaves it naming a checkpoint already rotated away
-    # (see study.tuning.CHECKPOINTS_KEPT).
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
     space = get_space(args.space)
     storage = args.storage if exp.is_uri(args.storage) else str(Path(args.storage).expanduser().resolve())
     options = experiment_options(args)

@@ -20,10 +20,11 @@ MAX_FAILURES = 2  # Ray retries a failed trial this often, from its last checkpo
 # but the experiment state that --resume restores names the checkpoint registered before its last
 # snapshot: with one kept, a driver killed between a registration and the next snapshot leaves a state
 # naming a deleted checkpoint, and Ray then refuses to restore that trial ("does not exist on storage
-# anymore"). With two kept and a snapshot every controller step (study/run.py sets
-# TUNE_GLOBAL_CHECKPOINT_S=0 for local storage) the named one always exists. The price: a finished
-# fine-tuned trial keeps its last epoch's state (~3x the model: weights, momentum, best weights) beside
-# its model.pt.
+# anymore"). Ray forces a snapshot once a trial has checkpointed num_to_keep times since the last one,
+# so with two kept the named checkpoint is one behind at most and still there, but for the instant
+# of that forced snapshot. (Snapshotting every step instead is worse: Ray writes the state file in
+# place, and a kill mid-write leaves it unreadable.) Finished trials' superseded states are deleted
+# once Tune returns (prune_finished below).
 CHECKPOINTS_KEPT = 2
 
 
