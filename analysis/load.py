@@ -7,7 +7,7 @@
 Reads files only (no Ray, no torch): each trial folder's params.json and result.json (progress.csv where
 result.json is missing), error.txt, the newest experiment_state-*.json, and the runner's study.json.
 
-Rules (what study/trainable.py writes): result lines with `epoch` are epochs; the line with `test_acc` is the trial's
+Rules (what study/run/trainable.py writes): result lines with `epoch` are epochs; the line with `test_acc` is the trial's
 final report. A trial's best epoch is the one its own `monitor` prefers (val_loss lowest by default,
 val_acc highest; the earliest on ties, as early stopping only counts strict improvements), not its last.
 Its test metrics come from the final line. Accuracies stay fractions here; tables and figures show %.

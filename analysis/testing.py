@@ -104,7 +104,7 @@ def write_trial(exp_dir: Path, index: int, trial: FakeTrial, *, varied: list[str
     if trial.status == "errored":
         (folder / "error.txt").write_text(
             f"Failure # 1 (occurred at {DATE})\nray::ImplicitFunc.train() (pid=5648, ip=127.0.0.1)\n"
-            f"  File \"study/trainable.py\", line 1, in train\n{trial.error}\n", encoding="utf-8")
+            f"  File \"study/run/trainable.py\", line 1, in train\n{trial.error}\n", encoding="utf-8")
         (folder / "error.pkl").write_bytes(pickle.dumps(trial.error))
     status = {"finished": "TERMINATED", "stopped": "TERMINATED", "errored": "ERROR", "running": "RUNNING",
               "pending": "PENDING"}[trial.status]

@@ -5,7 +5,7 @@ which it tunes so the comparison is fair (*nuisance*) and which it holds constan
 (*fixed*, a caveat on its conclusions), their values, the metric it optimises, how it
 samples (a grid, or Optuna one search per scientific cell) and its README recipe.
 `Space.stages(context)` plans its trials (one `Stage` per Ray Tune experiment) and
-`study/tuning.py` turns each stage into a Tuner; nothing here imports Ray or torch, so
+`study/run/tuner.py` turns each stage into a Tuner; nothing here imports Ray or torch, so
 `--help`, `--dry-run` and the tests stay cheap.
 
 Adding a space: one module in this package that calls `register_space(Space(...))`, and

@@ -31,7 +31,7 @@ class TrialConfig:
     collection: str = "demo"  # rijksmuseum | imet | folder | csv | demo (DESIGN.md, Collections)
     data_root: str = ""  # the collection's folder; "" with collection=demo: the embedded demo, made on first use
     task: str = "material"  # one labelling of the collection: material/type/artist, an iMet category, ...
-    model: str = "resnet50"  # a name from study.models.list_models()
+    model: str = "resnet50"  # a name from study.trial.models.list_models()
     mode: str = "off_the_shelf"  # off_the_shelf: frozen backbone, new head; fine_tune: every layer trains
     weights: str = "imagenet"  # imagenet | none (random init) | path to an earlier trial's checkpoint
     # --- optimisation; None means the paper's choice for the mode (see PAPER_DEFAULTS)

@@ -1,167 +1,23 @@
-"""Where a backbone's starting weights come from: ImageNet files on disk, or an earlier trial's checkpoint.
+"""Fetch ImageNet weights ahead of a run, on a machine with internet: the one place that downloads.
 
-Nothing here downloads during a trial. ImageNet files are looked up, in order, in
-`$ARTSTUDY_WEIGHTS_DIR`, torch's cache (`$TORCH_HOME/hub/checkpoints`, where torchvision and
-timm's URL weights land) and the Hugging Face cache (timm's hub-hosted weights); when the file is in
-none of them, a `WeightsNotFound` names it and says where to put it, at once, instead of a trial
-hanging on a download that an offline cluster node can never finish. The one command that
-downloads is
-
-    python -m study.weights fetch resnet50 vgg19 ...   # on a machine with internet; --dir DIR to choose
+    python -m study.weights fetch resnet50 vgg19 ...   # --dir DIR to choose where (default: torch's cache)
     python -m study.weights list                       # which backbones' ImageNet files are present
 
-Every file is read with `torch.load(..., weights_only=True)` (or safetensors): a checkpoint can
-hold tensors, dicts, lists, numbers and strings, never an object whose unpickling runs code.
+Trials never download (study/trial/weights.py says why); this command puts the files where they look.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import pickle
-import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from study.errors import StudyError, exit_on_error
-
-WEIGHTS_DIR_ENV = "ARTSTUDY_WEIGHTS_DIR"
-CHECKPOINT_FILE = "model.pt"  # what an earlier trial leaves in its checkpoint folder (the on_end payload)
-
-
-class WeightsError(StudyError):
-    """A weights value no backbone can start from; the message says what would work."""
-
-
-class WeightsNotFound(WeightsError):
-    """ImageNet weights that are on none of the searched paths."""
-
-
-@dataclass(frozen=True)
-class ImagenetSource:
-    """One backbone's ImageNet weights: the file, where it is published, and a name for it."""
-
-    file: str  # file name in the torch cache, e.g. resnet50-0676ba61.pth
-    url: str = ""  # where `fetch` downloads it from
-    hf_hub_id: str = ""  # or: the Hugging Face repo holding it (timm's newer weights)
-    tag: str = ""  # what it is, for humans: "torchvision ResNet50_Weights.IMAGENET1K_V1"
-    sha256_prefix: str = ""  # checked on fetch where the publisher gives one (torchvision puts it in the file name)
-
-
-def search_dirs() -> list[Path]:
-    dirs = []
-    if os.environ.get(WEIGHTS_DIR_ENV):
-        dirs.append(Path(os.environ[WEIGHTS_DIR_ENV]).expanduser())
-    dirs.append(Path(torch.hub.get_dir()) / "checkpoints")  # honours $TORCH_HOME
-    return dirs
-
-
-def _hf_cached(repo_id: str) -> Path | None:
-    try:
-        from huggingface_hub import try_to_load_from_cache  # looks on disk only, never on the network
-    except ImportError:
-        return None
-    for name in ("model.safetensors", "pytorch_model.bin"):
-        found = try_to_load_from_cache(repo_id, name)
-        if isinstance(found, str):
-            return Path(found)
-    return None
-
-
-def find_imagenet(source: ImagenetSource, model: str = "") -> Path:
-    """The local file holding `source`, or WeightsNotFound naming the file and where it may go."""
-    for folder in search_dirs():
-        if (folder / source.file).is_file():
-            return folder / source.file
-    if source.hf_hub_id and (found := _hf_cached(source.hf_hub_id)):
-        return found
-    where = " or ".join(str(d) for d in search_dirs())
-    raise WeightsNotFound(
-        f"ImageNet weights for {model or source.tag} not found: put {source.file} "
-        f"({source.url or 'hf-hub:' + source.hf_hub_id}) in {where} "
-        f"(`python -m study.weights fetch {model or '<model>'}` on a machine with internet), "
-        f"or set {WEIGHTS_DIR_ENV} to the folder holding it"
-    )
-
-
-def load_file(path: str | Path) -> dict:
-    """A state dict or checkpoint payload from disk, refusing anything but plain data."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file as load_safetensors
-
-        return load_safetensors(str(path))
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-        if not found:
-            raise WeightsError(f"{path} is not a readable torch checkpoint") from None
-        raise WeightsError(
-            f"{path} holds a pickled {found.group(1)}, more than tensors and plain data: it will not be "
-            "unpickled (torch.load weights_only=True); save a state dict instead"
-        ) from None
-    except (RuntimeError, OSError, EOFError) as err:
-        raise WeightsError(f"{path} is not a readable torch checkpoint: {err}") from None
-    if not isinstance(data, Mapping):
-        raise WeightsError(f"{path} holds a {type(data).__name__}, not a state dict or checkpoint")
-    return dict(data)
-
-
-def read_checkpoint(path: str | Path) -> tuple[str | None, dict[str, torch.Tensor]]:
-    """(backbone name or None when the file does not say, backbone state dict) from a checkpoint.
-
-    Accepts an earlier trial's payload ({"model", "state_dict", ...}; the file or a folder holding
-    model.pt) or a raw state dict, of the whole model ("backbone.*" and "head.*") or of the backbone.
-    """
-    path = Path(path).expanduser()
-    if path.is_dir():
-        if not (path / CHECKPOINT_FILE).is_file():
-            raise WeightsError(f"weights folder {path} holds no {CHECKPOINT_FILE}; name the checkpoint file itself")
-        path = path / CHECKPOINT_FILE
-    if not path.is_file():
-        raise WeightsError(f"weights={str(path)!r} is neither 'imagenet', 'none' nor an existing checkpoint file")
-    data = load_file(path)
-    name = data.get("model") if isinstance(data.get("model"), str) else None
-    state = data.get("state_dict", data)
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path} is neither a trial checkpoint (with a state_dict) nor a state dict of tensors")
-    if any(k.startswith("backbone.") for k in state):
-        state = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
-    return name, dict(state)
-
-
-def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], *, what: str, drop: tuple[str, ...] = ()) -> None:
-    """Load `state` strictly into `module`, after dropping keys under `drop` (a classifier it does not have)."""
-    state = {k: v for k, v in state.items() if not k.startswith(drop)}
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
-    if missing or unexpected or wrong:
-        detail = "; ".join(
-            f"{label}: {len(keys)} (e.g. {keys[0]})"
-            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
-            if keys
-        )
-        raise WeightsError(f"{what} does not fit this backbone ({detail})")
-    module.load_state_dict(state)
-
-
-def load_checkpoint_backbone(backbone: nn.Module, model: str, path: str | Path) -> None:
-    """Start `backbone` (a `model`) from an earlier checkpoint's backbone; its head is dropped."""
-    name, state = read_checkpoint(path)
-    if name is not None and name != model:
-        raise WeightsError(f"checkpoint {path} holds a {name} backbone, but this trial builds a {model}")
-    load_into(backbone, state, what=f"checkpoint {path}")
-
-
-# --- fetch: the one place that downloads
+from study.trial import models
+from study.trial.weights import (WEIGHTS_DIR_ENV, ImagenetSource, WeightsError, WeightsNotFound, find_imagenet,
+                                 load_file, search_dirs)
 
 
 def fetch(source: ImagenetSource, dest: Path, model: str) -> Path:
@@ -182,8 +38,6 @@ def fetch(source: ImagenetSource, dest: Path, model: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from study import models  # the registry knows each backbone's source; imported here, as models imports us
-
     parser = argparse.ArgumentParser(prog="python -m study.weights", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     get = sub.add_parser("fetch", help="download ImageNet weights into the cache (needs internet)")

@@ -1,6 +1,6 @@
 """The feature-cache benchmark runs end to end (tiny settings: its figures are for `python -m study.bench`)."""
 
-from study.bench import feature_cache_speedup
+from study.bench.feature_cache import feature_cache_speedup
 
 
 def test_feature_cache_bench_reports_a_ratio_and_equal_accuracy(tmp_path):

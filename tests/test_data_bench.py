@@ -1,6 +1,6 @@
-"""The data-side benchmarks run end to end at a tiny size (their figures come from `python -m study.data.bench`)."""
+"""The data-side benchmarks run end to end at a tiny size (their figures come from `python -m study.bench.data`)."""
 
-from study.data import bench
+from study.bench import data as bench
 
 
 def test_metadata_reading_reports_its_timings(tmp_path):

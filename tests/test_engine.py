@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from study import engine
-from study.transforms import ArrayDataset, epoch_batches, epoch_generator, make_loader
+from study.trial import engine
+from study.trial.transforms import ArrayDataset, epoch_batches, epoch_generator, make_loader
 
 CPU = torch.device("cpu")
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from study import engine
-from study.features import FeatureStore, backbone_fingerprint, extract, store_key
-from study.models import get_model, set_mode
-from study.transforms import ArrayDataset, ToInput, epoch_batches, epoch_generator, make_loader
+from study.trial import engine
+from study.trial.features import FeatureStore, backbone_fingerprint, extract, store_key
+from study.trial.models import get_model, set_mode
+from study.trial.transforms import ArrayDataset, ToInput, epoch_batches, epoch_generator, make_loader
 
 CPU = torch.device("cpu")
 

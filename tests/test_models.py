@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from study import backbones, models
-from study.models import ModelError, get_info, get_model, list_models, set_mode
+from study.trial import backbones, models
+from study.trial.models import ModelError, get_info, get_model, list_models, set_mode
 
 PAPER = ["vgg19", "inception_v3", "xception", "resnet50"]
 

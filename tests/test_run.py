@@ -29,7 +29,7 @@ def rows(trial_dir: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def smoke(local_ray, demo_root, tmp_path_factory):
-    from study.run import main
+    from study.run.cli import main
 
     storage = tmp_path_factory.mktemp("results")
     argv = ["--space", "smoke", "--data", str(demo_root), "--collection", "demo", "--storage", str(storage),
@@ -78,7 +78,7 @@ def test_the_report_is_written(smoke):
 
 
 def test_an_existing_experiment_is_not_overwritten(smoke):
-    from study.run import main
+    from study.run.cli import main
 
     _, folder, argv = smoke
     assert main(argv) == 2
@@ -135,7 +135,7 @@ def test_bad_input_is_one_line_and_exit_2(case, tmp_path):
 
 @pytest.mark.parametrize("case", LATE)
 def test_bad_input_is_refused_before_any_trial(case, demo_root, tmp_path, capsys, monkeypatch):
-    from study.run import main
+    from study.run.cli import main
 
     args, expected = LATE[case]
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty weights cache, whatever this machine has
@@ -163,8 +163,8 @@ def test_help_lists_every_space():
 
 def test_demo_without_imagenet_files_says_so_once(demo_root, tmp_path, monkeypatch, capsys):
     from search_spaces import get_space
-    from study.planning import Collections, make_context, plan
-    from study.run import build_parser, check_weights, experiment_options
+    from study.run.planning import Collections, make_context, plan
+    from study.run.cli import build_parser, check_weights, experiment_options
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv("ARTSTUDY_WEIGHTS_DIR", raising=False)

@@ -117,7 +117,7 @@ def test_lr_sweep_searches_nuisance_within_each_cell():
 
 def test_per_cell_search_hands_out_every_cell_equally():
     pytest.importorskip("optuna")
-    from search_spaces.percell import PerCellSearch
+    from study.run.percell import PerCellSearch
     from search_spaces.registry import Categorical, LogUniform
 
     cells = [{"model": m, "mode": "fine_tune"} for m in ("a", "b", "c")]
@@ -149,7 +149,7 @@ def dry_run_argv(name, demo_root, *extra):
 
 def dry_run(name, demo_root, capsys, *extra):
     """`main()` in this process (torch's import, ~5 s, is paid once for every space)."""
-    from study.run import main
+    from study.run.cli import main
 
     assert main(dry_run_argv(name, demo_root, *extra)) == 0
     return capsys.readouterr().out
@@ -199,11 +199,11 @@ def test_dry_run_through_the_command_line(demo_root):
 
 # ---------------------------------------------------------------- README: one recipe per space
 def test_readme_has_every_spaces_recipe_commands():
-    """The recipes are generated from the declarations (python -m search_spaces.recipes); the README
+    """The recipes are generated from the declarations (python -m study.run.recipes); the README
     must carry each one's exact command lines, so a renamed option or space cannot go stale there."""
-    from search_spaces.recipes import commands
+    from study.run.recipes import commands
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     missing = [c for name in SPACES for c in commands(get_space(name)) if c not in readme]
-    assert not missing, "README.md lacks (regenerate with python -m search_spaces.recipes):\n" + "\n".join(missing)
+    assert not missing, "README.md lacks (regenerate with python -m study.run.recipes):\n" + "\n".join(missing)
     assert "From one machine to a Ray cluster" in readme

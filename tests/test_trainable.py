@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from study import trainable
-from study.trial import load_state
+from study.run import trainable
+from study.trial.run_trial import load_state
 
 CONFIG = {"collection": "demo", "model": "tiny_cnn", "weights": "none", "task": "material", "mode": "fine_tune",
           "image_size": 16, "batch_size": 32, "max_epochs": 3, "patience": 5}

@@ -7,9 +7,9 @@ import torch
 
 from study.data import DataError, prepare_task, read_collection
 from study.errors import StudyError
-from study.models import ModelError
-from study.trial import DEMO_FALLBACK, load_state, run_trial, save_state
-from study.weights import WeightsError, WeightsNotFound
+from study.trial.models import ModelError
+from study.trial.run_trial import DEMO_FALLBACK, load_state, run_trial, save_state
+from study.trial.weights import WeightsError, WeightsNotFound
 
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_bacc", "epoch_time_s", "train_images_per_s"}
 FINAL_KEYS = {"best_epoch", "test_acc", "test_bacc", "test_f1", "test_top5", "num_classes", "n_train", "n_val",

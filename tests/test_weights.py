@@ -7,9 +7,9 @@ import timm
 import torch
 import torchvision
 
-from study import weights
-from study.models import get_info, get_model
-from study.weights import WeightsError, WeightsNotFound
+from study import weights  # the fetch|list command line
+from study.trial.models import get_info, get_model
+from study.trial.weights import WeightsError, WeightsNotFound
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@
     task = prepare_task(collection, "material", min_per_class=10, split_seed=0)
     pixels = load_images(collection, task.frame, size=224)             # (n, 224, 224, 3) uint8
 
-Command lines: `python -m study.data --help` (demo, summary) and `python -m study.data.bench`.
+Command lines: `python -m study.data --help` (demo, summary) and `python -m study.bench.data`.
 No torch and no Ray here: this layer is plain pandas, lxml and PIL.
 
 Files, one job each: collection.py (the Collection table, shared record rules), dublin_core.py

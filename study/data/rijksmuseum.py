@@ -1,7 +1,7 @@
 """The Rijksmuseum Challenge 2014 layout: `xml2/<id>.xml` Dublin Core records, `jpg2/<id>.jpg` images.
 
 The labelling rules are in dublin_core.py. Records are parsed in chunks by worker processes:
-the real collection's 112,039 records take seconds (see `python -m study.data.bench metadata`).
+the real collection's 112,039 records take seconds (see `python -m study.bench.data metadata`).
 Files in jpg2/ without a record are ignored, and so are other files in either folder (Thumbs.db).
 """
 

@@ -94,7 +94,7 @@ def raise_image_size(stage: Stage) -> None:
     75 px): the key then varies with the model, so the stage lists its cells explicitly."""
     size = int(stage.base.get("image_size") or 0)
     try:
-        from study.models import get_info
+        from study.trial.models import get_info
     except ImportError:
         return
     cells = stage.cell_list()
@@ -119,14 +119,14 @@ def check_stage(stage: Stage) -> None:
         if models is not None:
             if config.get("model") not in models:
                 raise ConfigError(f"model={config.get('model')!r}; known models: {', '.join(models)}")
-            from study.models import input_size
+            from study.trial.models import input_size
 
             input_size(config["model"], int(config.get("image_size") or 0))
 
 
 def known_models() -> list[str] | None:
     try:
-        from study.models import list_models
+        from study.trial.models import list_models
     except ImportError:  # the engine is not installed: the trials would say so
         return None
     return list(list_models())
@@ -134,10 +134,10 @@ def known_models() -> list[str] | None:
 
 def missing_imagenet(stages: list[Stage]) -> dict[str, str]:
     """{model: the ImageNet file it needs} for the planned trials with weights=imagenet whose file is
-    in none of the local caches (study.weights), so the run can say so once, before any trial."""
+    in none of the local caches (study.trial.weights), so the run can say so once, before any trial."""
     try:
-        from study.models import get_info
-        from study.weights import WeightsNotFound, find_imagenet
+        from study.trial.models import get_info
+        from study.trial.weights import WeightsNotFound, find_imagenet
     except ImportError:
         return {}
     wanted = {c["model"] for stage in stages for c in stage.trial_configs() if c.get("weights") == "imagenet"}

@@ -1,6 +1,6 @@
 """README recipes, written from each space's own declaration so the two cannot drift apart.
 
-    python -m search_spaces.recipes > recipes.md      # every space's recipe + the cluster section
+    python -m study.run.recipes > recipes.md      # every space's recipe + the cluster section
 
 One recipe per space (pytorch/vision's references README is the model): the question, the role
 and values of each hyperparameter, the trial count and budget, the exact `python -m study.run`
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from search_spaces.registry import DEMO_IMAGES, Space, get_space, list_spaces
-from study.experiment import default_name
+from study.run.experiment import default_name
 
 STORAGE = "artstudy-results"  # study.run's default --storage
 
@@ -123,7 +123,7 @@ def readme(demo_counts: dict[str, int] | None = None) -> str:
     demo_counts = demo_counts or {}
     parts = ["## Recipes: one per study", "",
              "Each recipe below is generated from its space's declaration in `search_spaces/` "
-             "(`python -m search_spaces.recipes`). Run a recipe's first command as is for the demo "
+             "(`python -m study.run.recipes`). Run a recipe's first command as is for the demo "
              f"({DEMO_IMAGES} synthetic images in the Rijksmuseum layout, and a demo budget it prints); point `--data` at a real "
              "collection for the paper's budget. `--dry-run` lists the trials without running them.", ""]
     for name in list_spaces(by_name=False):
@@ -134,7 +134,7 @@ def readme(demo_counts: dict[str, int] | None = None) -> str:
 
 def demo_trial_counts() -> dict[str, int]:
     """How many trials each space plans on the demo collection (what --dry-run prints)."""
-    from study.planning import Collections, make_context, plan
+    from study.run.planning import Collections, make_context, plan
     from study.run import build_parser, experiment_options
 
     counts = {}

@@ -10,9 +10,9 @@ Bad input (an unknown space or --set key, a wrong value, a --data folder that is
 collection named, a task it lacks, GPUs that are not there) ends with one line `error: ...`
 and exit status 2, before any trial starts. The experiment folder is `<storage>/<name>/`
 (DESIGN.md). This file is the command line; the rest, one job a file: `search_spaces/` (the
-studies), `study/planning.py` (space + options -> checked trial configs), `study/tuning.py` (the
-Tuner), `study/trainable.py` (one trial under Ray), `study/experiment.py` (study.json, tables),
-`study/cluster.py` (starting or joining Ray), `study/progress.py` (one console line per event).
+studies), `study/run/planning.py` (space + options -> checked trial configs), `study/run/tuner.py` (the
+Tuner), `study/run/trainable.py` (one trial under Ray), `study/run/experiment.py` (study.json, tables),
+`study/run/cluster.py` (starting or joining Ray), `study/run/progress.py` (one console line per event).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from typing import Any
 
 from search_spaces import Context, Space, Stage, get_space, list_spaces
 from search_spaces.cross_collection import SOURCE
-from study import experiment as exp
+from study.run import experiment as exp
 from study.config import COLLECTIONS, CONFIG_KEYS, ConfigError, coerce_value
 from study.errors import StudyError, exit_on_error
-from study.planning import Collections, make_context, missing_imagenet, plan
+from study.run.planning import Collections, make_context, missing_imagenet, plan
 
 DEFAULT_STORAGE = "artstudy-results"
 EXPERIMENT_OPTIONS = ("data", "collection", "set", "seeds", "sampler", "source_data", "source_collection",
@@ -176,7 +176,7 @@ def check_weights(stages: list[Stage], ctx: Context, address: str | None) -> Non
     missing = missing_imagenet(stages)
     if not missing:
         return
-    from study.weights import WeightsNotFound, search_dirs
+    from study.trial.weights import WeightsNotFound, search_dirs
 
     fetch = f"python -m study.weights fetch {' '.join(missing)}"
     files = ", ".join(missing.values())
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from study.cluster import prepare_environment
+    from study.run.cluster import prepare_environment
 
     prepare_environment(args.address)  # before anything imports Ray: loopback only, or the cluster's token
     # Every epoch checkpoints and num_to_keep forces a state snapshot: expected here, not a bottleneck.
@@ -238,10 +238,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         print_plan(space, stages, ctx)
         return 0
     if not (args.address or os.environ.get("RAY_ADDRESS")):
-        from study.cluster import check_local_gpus
+        from study.run.cluster import check_local_gpus
 
         check_local_gpus(args.gpus_per_trial)  # a cluster's GPUs are checked once joined
-    from study.tuning import restorable
+    from study.run.tuner import restorable
 
     if not args.resume:
         for stage in stages:
@@ -254,7 +254,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     check_weights(stages, ctx, args.address or os.environ.get("RAY_ADDRESS"))
     import ray
 
-    from study.cluster import start_ray
+    from study.run.cluster import start_ray
 
     started_here = not ray.is_initialized()
     start_ray(args.address, args.gpus_per_trial)
@@ -268,7 +268,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 def run_stages(args, space: Space, stages: list[Stage], ctx: Context, options: dict, argv: list[str],
                collections: Collections, storage: str, name: str) -> int:
     """Each stage in turn: study.json, the Tune experiment, study.json again, the summary, the report."""
-    from study.tuning import fill_source_weights, fit_stage, prune_finished, result_rows
+    from study.run.tuner import fill_source_weights, fit_stage, prune_finished, result_rows
 
     code = 0
     earlier: dict[str, list[dict]] = {}
@@ -366,7 +366,3 @@ def write_report(folder: str) -> bool:
     print(f"report: {path}")
     return True
 
-
-if __name__ == "__main__":
-    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-    sys.exit(main())

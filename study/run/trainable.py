@@ -22,7 +22,7 @@ import pyarrow.fs
 import torch
 from ray import tune
 
-from study.trial import load_state, run_trial, save_state
+from study.trial.run_trial import load_state, run_trial, save_state
 
 STATE_FILE = "state.pt"  # an epoch checkpoint: what run_trial(state=...) resumes from
 MODEL_FILE = "model.pt"  # the final checkpoint: the best model (study.trial's on_end payload)

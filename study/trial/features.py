@@ -29,8 +29,8 @@ from filelock import FileLock
 from torch import nn
 from tqdm import tqdm
 
-from study.engine import autocast, to_device
-from study.transforms import ToInput
+from study.trial.engine import autocast, to_device
+from study.trial.transforms import ToInput
 
 
 def backbone_fingerprint(backbone: nn.Module) -> str:

@@ -10,7 +10,7 @@ Feature cache: one trial computes the frozen backbone's features once and trains
 the other (feature_cache=false) runs the frozen backbone every epoch. Both read the same warm image
 cache, run exactly `epochs` epochs (patience = epochs) from the same seed, and so should reach the
 same accuracy; the target is a speed-up of at least 10x. The data layer's measurements
-(study/data/bench.py: metadata reading, image cache vs JPEG decoding) are added when it has them.
+(study/bench/data.py: metadata reading, image cache vs JPEG decoding) are added when it has them.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch
 
-from study import engine, models
+from study.trial import engine, models
 from study.data import load_images, prepare_task, read_collection, write_demo
 from study.errors import StudyError, exit_on_error
-from study.trial import run_trial
+from study.trial.run_trial import run_trial
 
 PAPER_BACKBONES = ("alexnet", "vgg19", "inception_v3", "xception", "resnet50")
 TARGET_SPEEDUP = 10.0
@@ -111,9 +111,9 @@ def backbone_speeds(size: int = 75, batch: int = 32, n_train: int = 960, n_val: 
 
 
 def data_benchmarks(quick: bool) -> list[dict]:
-    """The data layer's measurements, where study/data/bench.py provides them."""
+    """The data layer's measurements, where study/bench/data.py provides them."""
     try:
-        from study.data import bench as data_bench
+        from study.bench import data as data_bench
     except ImportError:
         return []
     results = []

@@ -206,3 +206,13 @@ def format_table(entries: list[dict]) -> str:
 
     headers = list(entries[0])
     return tabulate([[e.get(h, "") for h in headers] for e in entries], headers=headers, disable_numparse=True)
+
+
+def trial_name(trial) -> str:
+    """Short trial folder names: Ray's own pattern `<trainable>_<5 hex>_<index:05d>_<index>` (what
+    analysis and Ray's tools parse), without the config tag and date that make Ray's default names
+    too long for some filesystems. A grid trial's id is already `<5 hex>_<index:05d>`."""
+    tag = str(getattr(trial, "experiment_tag", "")).split("_", 1)[0]
+    if not tag.isdigit():
+        return f"train_{trial.trial_id}"
+    return f"train_{trial.trial_id[:5]}_{int(tag):05d}_{int(tag)}"

@@ -1,8 +1,8 @@
 """Data-side timings: reading the metadata of a Rijksmuseum-sized collection; an epoch from the image cache.
 
-    python -m study.data.bench            # both, full size: minutes, mostly writing (and deleting) 224k files
-    python -m study.data.bench metadata --records 5000   # or --root DIR: an existing collection
-    python -m study.data.bench images --quick --json
+    python -m study.bench.data            # both, full size: minutes, mostly writing (and deleting) 224k files
+    python -m study.bench.data metadata --records 5000   # or --root DIR: an existing collection
+    python -m study.bench.data images --quick --json
 
 `metadata_reading` writes N Dublin Core records (the demo's generator) with a tiny JPEG each, then
 times what `python -m study.data summary` does: read every record, check each labelled image once
@@ -34,7 +34,7 @@ from study.data.summary import summarize
 
 RIJKSMUSEUM_RECORDS = 112_039
 TARGET_S = 60.0
-BENCHMARKS = ("metadata_reading", "image_cache_epoch")  # what study/bench.py runs
+BENCHMARKS = ("metadata_reading", "image_cache_epoch")  # what study/bench/feature_cache.py runs
 
 
 def write_records(out: Path, records: int, seed: int = 0) -> Path:
@@ -132,7 +132,7 @@ def image_cache_epoch(images: int = 200, side: int = 2000, size: int = 224, quic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m study.data.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m study.bench.data", description=__doc__.split("\n\n")[0])
     parser.add_argument("which", nargs="?", choices=("all", "metadata", "images"), default="all")
     parser.add_argument("--records", type=int, default=RIJKSMUSEUM_RECORDS, help="records for metadata (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run in seconds")

@@ -10,7 +10,7 @@ import time
 
 from ray.tune import Callback
 
-from study.tuning import trial_name
+from study.run.experiment import trial_name
 
 
 def _short(value) -> str:

@@ -2,8 +2,8 @@
 
 Grids become `tune.grid_search`; explicit cells (a value that depends on another, like a backbone's
 minimum image size or stage 2's source weights) become BasicVariantGenerator points; Optuna spaces get
-one search and one ASHA per scientific cell (search_spaces/percell.py). Trials report through
-study/trainable.py; `--resume` is `Tuner.restore(..., resume_errored=True)`.
+one search and one ASHA per scientific cell (study/run/percell.py). Trials report through
+study/run/trainable.py; `--resume` is `Tuner.restore(..., resume_errored=True)`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from search_spaces import Space, Stage
 from search_spaces.cross_collection import SOURCE
-from study import experiment as exp
+from study.run import experiment as exp
 
 MAX_FAILURES = 2  # Ray retries a failed trial this often, from its last checkpoint
 # Per trial, the two newest checkpoints. Ray deletes the older ones as soon as a new one is registered,
@@ -57,8 +57,8 @@ def fit_stage(space: Space, stage: Stage, collection, storage: str, folder: str,
     """Run (or, with resume, restore and continue) one stage's Tune experiment; its ResultGrid."""
     from ray import tune
 
-    from study.progress import ProgressLines
-    from study.trainable import train
+    from study.run.progress import ProgressLines
+    from study.run.trainable import train
 
     trainable = tune.with_resources(tune.with_parameters(train, collection=collection, threads=cpus),
                                     {"cpu": cpus, "gpu": gpus})
@@ -72,7 +72,7 @@ def fit_stage(space: Space, stage: Stage, collection, storage: str, folder: str,
         tune_config=tune.TuneConfig(
             metric=space.metric, mode=space.mode, search_alg=search_alg, scheduler=scheduler,
             num_samples=num_samples, max_concurrent_trials=max_concurrent or None,
-            reuse_actors=True, trial_name_creator=trial_name, trial_dirname_creator=trial_name,
+            reuse_actors=True, trial_name_creator=exp.trial_name, trial_dirname_creator=exp.trial_name,
         ),
         run_config=tune.RunConfig(
             name=Path(folder).name if not exp.is_uri(folder) else folder.rstrip("/").rsplit("/", 1)[1],
@@ -92,8 +92,8 @@ def search_setup(space: Space, stage: Stage, sampler: str = "qmc"):
     from ray import tune
 
     base = dict(stage.base)
-    if stage.search:  # one Optuna study per scientific cell (search_spaces/percell.py)
-        from search_spaces.percell import PerCellASHA, PerCellSearch
+    if stage.search:  # one Optuna study per scientific cell (study/run/percell.py)
+        from study.run.percell import PerCellASHA, PerCellSearch
 
         cells = stage.cell_list()
         search = PerCellSearch(cells, stage.search, stage.samples_per_cell, sampler=sampler,
@@ -118,19 +118,9 @@ def cell_keys(stage: Stage) -> list[str]:
     return [k for k in keys if k != "image_size"] + list(stage.search)
 
 
-def trial_name(trial) -> str:
-    """Short trial folder names: Ray's own pattern `<trainable>_<5 hex>_<index:05d>_<index>` (what
-    analysis and Ray's tools parse), without the config tag and date that make Ray's default names
-    too long for some filesystems. A grid trial's id is already `<5 hex>_<index:05d>`."""
-    tag = str(getattr(trial, "experiment_tag", "")).split("_", 1)[0]
-    if not tag.isdigit():
-        return f"train_{trial.trial_id}"
-    return f"train_{trial.trial_id[:5]}_{int(tag):05d}_{int(tag)}"
-
-
 def result_rows(results) -> list[dict]:
     """One flat dict per trial: its config, its last report, its folder name and last checkpoint."""
-    from study.trainable import FINAL_FILE, final_checkpoint
+    from study.run.trainable import FINAL_FILE, final_checkpoint
 
     rows = []
     for result in results:
@@ -161,7 +151,7 @@ def prune_finished(results) -> int:
 
     import pyarrow.fs
 
-    from study.trainable import STATE_FILE, final_checkpoint
+    from study.run.trainable import STATE_FILE, final_checkpoint
 
     freed = 0
     for result in results:

@@ -1,10 +1,10 @@
 """A trial's model: a registered backbone, the paper's head, and the two transfer modes.
 
-    >>> from study.models import get_model, set_mode
+    >>> from study.trial.models import get_model, set_mode
     >>> model = get_model("resnet50", num_classes=3, weights="none")   # or "imagenet", or a checkpoint
     >>> set_mode(model, "off_the_shelf")   # frozen backbone, only model.head trains
 
-Every model is `TransferModel`: `backbone` (image -> pooled feature vector; see study/backbones.py
+Every model is `TransferModel`: `backbone` (image -> pooled feature vector; see study/trial/backbones.py
 for each one and what its blocks are) then `head`, one linear layer: the paper's global average
 pooling + softmax classifier (the softmax lives in the loss). In off_the_shelf mode the backbone is
 frozen and stays in eval mode even when the model trains, so BatchNorm keeps ImageNet's statistics;
@@ -18,8 +18,8 @@ import warnings
 import torch
 from torch import nn
 
-from study import weights as weights_mod
-from study.backbones import BackboneInfo, ModelError, build_backbone, get_info, input_size, list_models, register_model
+from study.trial import weights as weights_mod
+from study.trial.backbones import BackboneInfo, ModelError, build_backbone, get_info, input_size, list_models, register_model
 
 __all__ = ["MODES", "BackboneInfo", "ModelError", "TransferModel", "backbone_blocks_check", "check_mode", "get_info",
            "get_model", "input_size", "list_models", "register_model", "set_mode"]

@@ -3,7 +3,7 @@
 A registry you can list, shaped like torchvision's (`register_model`, `list_models`, `get_info`; a
 duplicate or unknown name is an error naming the known ones). Adding a backbone = one builder
 below, decorated with its `BackboneInfo`. Builders return the network without its ImageNet
-classifier, mapping an image batch to pooled feature vectors; `study.models` adds the head.
+classifier, mapping an image batch to pooled feature vectors; `study.trial.models` adds the head.
 
 Input size and normalisation come from each backbone's ImageNet weights (torchvision's weight
 enums, timm's pretrained config), so preprocessing travels with the weights.
@@ -29,7 +29,7 @@ from torchvision import models as tvm
 from torchvision.models import vgg as tv_vgg
 
 from study.errors import StudyError
-from study.weights import ImagenetSource
+from study.trial.weights import ImagenetSource
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

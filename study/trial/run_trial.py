@@ -1,6 +1,6 @@
 """One whole trial from a flat config dict, without Ray: data, weights, backbone, feature cache, engine.
 
-    from study.trial import run_trial
+    from study.trial.run_trial import run_trial
     final = run_trial({"model": "tiny_cnn", "weights": "none", "max_epochs": 5},
                       on_epoch=lambda metrics, state: print(metrics))
 
@@ -29,13 +29,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from study import engine, models
+from study.trial import engine, models
 from study.config import default_cache_dir, resolve_config
 from study.data import Collection, load_images, prepare_task, read_collection
 from study.errors import StudyError
-from study.features import FeatureStore, backbone_fingerprint, extract, store_key
-from study.transforms import ArrayDataset, ToInput, epoch_batches, epoch_generator, make_loader
-from study.weights import WeightsNotFound
+from study.trial.features import FeatureStore, backbone_fingerprint, extract, store_key
+from study.trial.transforms import ArrayDataset, ToInput, epoch_batches, epoch_generator, make_loader
+from study.trial.weights import WeightsNotFound
 
 STATE_VERSION = 1
 DEMO_FALLBACK = "none (imagenet weights not found: demo fallback)"
