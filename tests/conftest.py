@@ -28,3 +28,20 @@ def demo_root(tmp_path_factory):
     from study.data import write_demo
 
     return write_demo(tmp_path_factory.mktemp("demo") / "demo", images=DEMO_IMAGES, seed=0)
+
+
+@pytest.fixture(scope="session")
+def real_experiment(demo_root, tmp_path_factory):
+    """One real experiment folder, written by Ray Tune itself: `python -m study.run --space smoke` on the
+    small demo, in its own process (so its Ray neither meets nor outlives the tests' own). Tests that read
+    Ray's folders (analysis, predictions) run on it too, so a change in Ray's layout fails a test."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    storage = tmp_path_factory.mktemp("real-results")
+    argv = [sys.executable, "-m", "study.run", "--space", "smoke", "--data", str(demo_root), "--collection", "demo",
+            "--storage", str(storage), "--name", "smoke", "--set", "max_epochs=3", "patience=3"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, f"the smoke run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return storage / "smoke"
