@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from matplotlib.container import ErrorbarContainer
 
-from analysis import figures, load_experiment, testing
+from analysis import figures, load_experiment
+import fake_experiment as fake
 
 
 def lines(folder: Path) -> list[dict]:
@@ -29,7 +30,7 @@ def by_trial_id(exp_dir: Path) -> dict:
 @pytest.fixture(scope="module")
 def experiments(tmp_path_factory):
     root = tmp_path_factory.mktemp("exps")
-    return {name: getattr(testing, name)(root / name)
+    return {name: getattr(fake, name)(root / name)
             for name in ("paper_grid", "labels_study", "lr_sweep", "partial_run")}
 
 
@@ -138,7 +139,7 @@ def test_grid_heatmap_cells(experiments):
 
 
 def test_figures_of_nothing_do_not_crash(tmp_path):
-    exp = load_experiment(testing.write_study(tmp_path, {"space": "s"}).parent)
+    exp = load_experiment(fake.write_study(tmp_path, {"space": "s"}).parent)
     for fig in (figures.learning_curves(exp.history), figures.accuracy_vs_classes(exp.trials),
                 figures.slice_plots(exp.trials, ["lr"]), figures.grid_heatmap(exp.trials, ["model"], "mode")):
         assert fig.axes and fig.axes[0].texts  # a figure that says there is nothing yet

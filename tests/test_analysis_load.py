@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from analysis import AnalysisError, AnalysisWarning, load_experiment, load_history, load_trials
-from analysis import testing
+import fake_experiment as fake
 
 
 def result_lines(folder: Path) -> list[dict]:
@@ -33,12 +33,12 @@ def hand_best_epoch(folder: Path) -> int:
 
 @pytest.fixture(scope="module")
 def paper(tmp_path_factory):
-    return testing.paper_grid(tmp_path_factory.mktemp("exp") / "grid_paper")
+    return fake.paper_grid(tmp_path_factory.mktemp("exp") / "grid_paper")
 
 
 @pytest.fixture(scope="module")
 def partial(tmp_path_factory):
-    return testing.partial_run(tmp_path_factory.mktemp("exp") / "partial")
+    return fake.partial_run(tmp_path_factory.mktemp("exp") / "partial")
 
 
 def test_helper_writes_ray_layout(paper):
@@ -111,9 +111,9 @@ def test_load_trials_warns(partial):
 
 
 def test_state_says_terminated_without_done_flag(tmp_path):
-    trial = testing.FakeTrial({"model": "resnet50", "lr": 0.1}, testing.epochs_from([1, 0.9], [0.2, 0.3]),
+    trial = fake.FakeTrial({"model": "resnet50", "lr": 0.1}, fake.epochs_from([1, 0.9], [0.2, 0.3]),
                               status="stopped")
-    exp_dir = testing.write_experiment(tmp_path / "e", [trial])
+    exp_dir = fake.write_experiment(tmp_path / "e", [trial])
     result = next(exp_dir.glob("trainable_*")) / "result.json"
     lines = result.read_text().splitlines()
     lines[-1] = lines[-1].replace('"done": true', '"done": false')
@@ -122,9 +122,9 @@ def test_state_says_terminated_without_done_flag(tmp_path):
 
 
 def test_progress_csv_when_result_json_is_missing(tmp_path):
-    trial = testing.FakeTrial({"model": "resnet50"}, testing.epochs_from([1, 0.8, 0.9], [0.2, 0.4, 0.3]),
+    trial = fake.FakeTrial({"model": "resnet50"}, fake.epochs_from([1, 0.8, 0.9], [0.2, 0.4, 0.3]),
                               {"best_epoch": 2, "test_acc": 0.5})
-    exp_dir = testing.write_experiment(tmp_path / "e", [trial])
+    exp_dir = fake.write_experiment(tmp_path / "e", [trial])
     (next(exp_dir.glob("trainable_*")) / "result.json").unlink()
     exp = load_experiment(exp_dir)
     assert exp.trials["best_epoch"].tolist() == [2]
@@ -132,16 +132,16 @@ def test_progress_csv_when_result_json_is_missing(tmp_path):
 
 
 def test_restarted_trial_keeps_latest_epoch_rows(tmp_path):
-    epochs = testing.epochs_from([1.0, 0.8, 0.9], [0.2, 0.4, 0.3])
+    epochs = fake.epochs_from([1.0, 0.8, 0.9], [0.2, 0.4, 0.3])
     repeat = dict(epochs[1], val_acc=0.45)  # epoch 2 reported again after a restore
-    trial = testing.FakeTrial({"model": "resnet50"}, epochs + [repeat], status="running")
-    exp = load_experiment(testing.write_experiment(tmp_path / "e", [trial]))
+    trial = fake.FakeTrial({"model": "resnet50"}, epochs + [repeat], status="running")
+    exp = load_experiment(fake.write_experiment(tmp_path / "e", [trial]))
     assert exp.history["epoch"].tolist() == [1, 2, 3]
     assert exp.history.loc[exp.history["epoch"] == 2, "val_acc"].item() == 0.45
 
 
 def test_mixed_spaces_warn_and_load(tmp_path):
-    exp = load_experiment(testing.mixed_spaces(tmp_path / "mixed"))
+    exp = load_experiment(fake.mixed_spaces(tmp_path / "mixed"))
     assert len(exp.trials) == 4 and exp.roles.guessed
     text = " ".join(exp.warnings)
     assert "study.json is missing" in text and "different config keys" in text and "other_trainable" in text
@@ -160,13 +160,13 @@ def test_not_an_experiment(tmp_path, make, message):
 
 
 def test_storage_folder_names_its_experiments(tmp_path):
-    testing.partial_run(tmp_path / "storage" / "asha")
+    fake.partial_run(tmp_path / "storage" / "asha")
     with pytest.raises(AnalysisError, match=r"holds experiments.*asha"):
         load_experiment(tmp_path / "storage")
 
 
 def test_study_json_only(tmp_path):
-    testing.write_study(tmp_path, {"space": "grid_paper", "question": "q?"})
+    fake.write_study(tmp_path, {"space": "grid_paper", "question": "q?"})
     exp = load_experiment(tmp_path)
     assert exp.trials.empty and any("no trials" in w for w in exp.warnings)
 
@@ -190,9 +190,9 @@ def test_trial_columns_are_tidy(paper):
 
 
 def test_pending_trials_without_a_folder(tmp_path):
-    trial = testing.FakeTrial({"model": "resnet50", "lr": 1e-3}, testing.epochs_from([1.0], [0.3]), status="running")
-    exp_dir = testing.write_experiment(tmp_path / "e", [trial])
-    _, entry = testing.write_trial(tmp_path / "elsewhere", 1, testing.FakeTrial({"model": "vgg19", "lr": 1e-2},
+    trial = fake.FakeTrial({"model": "resnet50", "lr": 1e-3}, fake.epochs_from([1.0], [0.3]), status="running")
+    exp_dir = fake.write_experiment(tmp_path / "e", [trial])
+    _, entry = fake.write_trial(tmp_path / "elsewhere", 1, fake.FakeTrial({"model": "vgg19", "lr": 1e-2},
                                                                               status="pending"), varied=["lr"])
     state = json.loads(next(exp_dir.glob("experiment_state-*.json")).read_text())
     state["trial_data"].append([json.dumps(entry["meta"]), json.dumps(entry["runtime"])])
@@ -203,8 +203,8 @@ def test_pending_trials_without_a_folder(tmp_path):
 
 def test_searcher_trial_folders_are_one_trainable(tmp_path):
     # OptunaSearch trials carry 8-hex ids; a grid's carry `<5 hex>_<index:05d>`: both are the trainable `train`
-    trials = [testing.FakeTrial({"model": m}, testing.epochs_from([1.0, 0.9], [0.3, 0.4])) for m in ("vgg19", "alexnet")]
-    exp_dir = testing.write_experiment(tmp_path / "e", trials, state=False)
+    trials = [fake.FakeTrial({"model": m}, fake.epochs_from([1.0, 0.9], [0.3, 0.4])) for m in ("vgg19", "alexnet")]
+    exp_dir = fake.write_experiment(tmp_path / "e", trials, state=False)
     for folder, name in zip(trial_folders(exp_dir), ("train_3f9a2c71_1", "train_1c8a5_00001_1")):
         folder.rename(exp_dir / name)
     exp = load_experiment(exp_dir)

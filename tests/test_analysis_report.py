@@ -10,7 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from analysis import load_experiment, testing
+from analysis import load_experiment
+import fake_experiment as fake
 from analysis.report import main, write_report
 from analysis.tables import paper_table
 
@@ -19,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def paper_report(tmp_path_factory):
-    exp_dir = testing.paper_grid(tmp_path_factory.mktemp("exp") / "grid_paper")
+    exp_dir = fake.paper_grid(tmp_path_factory.mktemp("exp") / "grid_paper")
     return exp_dir, write_report(exp_dir)
 
 
@@ -114,7 +115,7 @@ def test_notebook_executes(paper_report, monkeypatch):
 
 
 def test_partial_run_is_reported_not_crashed(tmp_path, capsys):
-    exp_dir = testing.partial_run(tmp_path / "asha")
+    exp_dir = fake.partial_run(tmp_path / "asha")
     assert main([str(exp_dir), "--out", str(tmp_path / "r")]) == 0
     captured = capsys.readouterr()
     assert f"wrote the report to {tmp_path / 'r'}" in captured.out
@@ -127,11 +128,11 @@ def test_partial_run_is_reported_not_crashed(tmp_path, capsys):
 
 
 def test_mixed_spaces_and_study_only_are_reported(tmp_path):
-    out = write_report(testing.mixed_spaces(tmp_path / "mixed"))
+    out = write_report(fake.mixed_spaces(tmp_path / "mixed"))
     md = (out / "report.md").read_text()
     assert "different config keys" in md and "roles guessed" in md
     only = tmp_path / "only"
-    testing.write_study(only.mkdir() or only, {"space": "grid_paper", "question": "Which model?"})
+    fake.write_study(only.mkdir() or only, {"space": "grid_paper", "question": "Which model?"})
     md = (write_report(only) / "report.md").read_text()
     assert "Which model?" in md and "no trials have started yet" in md
 
@@ -151,15 +152,15 @@ def test_cli_help_and_errors(tmp_path, capsys):
 def test_no_torch_or_ray_imported(tmp_path):
     # Every module of analysis, then a whole report (a small folder: the point is the imports, not the drawing).
     exp_dir = tmp_path / "exp"
-    testing.write_experiment(exp_dir, [testing.FakeTrial({"model": "resnet50", "lr": 1e-3},
-                                                         testing.epochs_from([1.0, 0.9], [0.3, 0.4]),
+    fake.write_experiment(exp_dir, [fake.FakeTrial({"model": "resnet50", "lr": 1e-3},
+                                                         fake.epochs_from([1.0, 0.9], [0.3, 0.4]),
                                                          {"best_epoch": 2, "test_acc": 0.4, "num_classes": 3})],
                              {"space": "tiny", "question": "q"})
     script = (
         "import sys\n"
         "import analysis\n"
         "import analysis.blocks, analysis.export, analysis.figures, analysis.html, analysis.load\n"
-        "import analysis.notebook, analysis.reference, analysis.roles, analysis.tables, analysis.testing\n"
+        "import analysis.notebook, analysis.reference, analysis.roles, analysis.tables\n"
         "from analysis.report import write_report\n"
         "write_report(sys.argv[1], sys.argv[2])\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ray', 'torchvision', 'timm'))\n"

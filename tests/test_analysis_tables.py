@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis import load_experiment, testing
+from analysis import load_experiment
+import fake_experiment as fake
 from analysis.export import save_table
 from analysis.tables import dataset_table, isolation_table, paper_table
 
@@ -38,7 +39,7 @@ def same(a: float, b: float) -> bool:
 
 @pytest.fixture(scope="module")
 def paper(tmp_path_factory):
-    exp_dir = testing.paper_grid(tmp_path_factory.mktemp("exp") / "grid_paper")
+    exp_dir = fake.paper_grid(tmp_path_factory.mktemp("exp") / "grid_paper")
     exp = load_experiment(exp_dir)
     table = paper_table(exp.trials, scientific=exp.roles.scientific, nuisance=exp.roles.nuisance,
                         metric=exp.metric, mode=exp.mode)
@@ -92,7 +93,7 @@ def test_table2_markdown_and_latex(paper):
 
 
 def test_diff_left_empty_off_the_paper_setting(tmp_path):
-    exp = load_experiment(testing.lr_sweep(tmp_path / "lr"))  # the demo collection
+    exp = load_experiment(fake.lr_sweep(tmp_path / "lr"))  # the demo collection
     table = paper_table(exp.trials, scientific=exp.roles.scientific, nuisance=exp.roles.nuisance,
                         metric=exp.metric, mode=exp.mode)
     assert table.frame["fine_tune_published"].notna().all() and table.frame["fine_tune_diff"].isna().all()
@@ -100,7 +101,7 @@ def test_diff_left_empty_off_the_paper_setting(tmp_path):
 
 
 def test_isolation_picks_best_nuisance_setting_by_hand(tmp_path):
-    exp_dir = testing.lr_sweep(tmp_path / "lr")
+    exp_dir = fake.lr_sweep(tmp_path / "lr")
     by_setting = defaultdict(list)
     tests = defaultdict(list)
     for folder in exp_dir.iterdir():

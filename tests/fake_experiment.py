@@ -1,4 +1,4 @@
-"""Write experiment folders in Ray Tune 2.60's on-disk layout, without Ray: for tests and demos.
+"""Write experiment folders in Ray Tune 2.60's on-disk layout, without Ray: for the tests.
 
 The layout copies what a real `tune.Tuner(...).fit()` leaves (checked against Ray 2.60.0):
 
@@ -150,7 +150,7 @@ def write_experiment(exp_dir, trials: list[FakeTrial], study: dict | None = None
 
 
 def epochs_from(val_loss: list[float], val_acc: list[float], **extra) -> list[dict]:
-    """Per-epoch rows with the DESIGN.md metric names, from two curves (other metrics derived)."""
+    """Per-epoch rows with the per-epoch metric names of docs/contracts.md, from two curves (other metrics derived)."""
     rows = []
     for e, (loss, acc) in enumerate(zip(val_loss, val_acc), start=1):
         rows.append({"epoch": e, "train_loss": loss * 0.8, "train_acc": min(1.0, acc + 0.05), "val_loss": loss,
