@@ -135,7 +135,7 @@ def readme(demo_counts: dict[str, int] | None = None) -> str:
 def demo_trial_counts() -> dict[str, int]:
     """How many trials each space plans on the demo collection (what --dry-run prints)."""
     from study.run.planning import Collections, make_context, plan
-    from study.run import build_parser, experiment_options
+    from study.run.cli import build_parser, experiment_options
 
     counts = {}
     for name in list_spaces():
