@@ -15,20 +15,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-# Same as study.config.MONITORS (analysis imports nothing from study; a test checks they agree).
-MONITORS = {"val_loss": "min", "val_acc": "max"}
-# The study.config.TrialConfig defaults that analysis needs when params.json leaves a key out.
-DEFAULTS = {
-    "collection": "demo",
-    "task": "material",
-    "model": "resnet50",
-    "mode": "off_the_shelf",
-    "monitor": "val_loss",
-    "top_k": 0,
-    "min_per_class": 0,
-    "seed": 0,
-    "split_seed": 0,
-}
+from study.config import MONITORS, TrialConfig  # pure Python: no torch, no Ray
+
+# The trial config's defaults that analysis needs when params.json leaves a key out (or holds null).
+DEFAULTS = {key: getattr(TrialConfig, key) for key in ("collection", "task", "model", "mode", "monitor", "top_k",
+                                                       "min_per_class", "seed", "split_seed")}
 REPLICATE_KEYS = ("seed", "split_seed")
 # When study.json is missing: keys that are scientific if they vary; everything else that varies is nuisance.
 LIKELY_SCIENTIFIC = ("collection", "task", "model", "mode", "weights", "top_k", "min_per_class",

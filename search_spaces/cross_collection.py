@@ -10,9 +10,8 @@ and, beside them, from ImageNet's, both off the shelf and fine-tuned:
         --source-data RIJKS --source-collection rijksmuseum --source-task type
 """
 
-from search_spaces.registry import (
-    DEMO_BUDGET, MODES, PAPER_FIXED, PAPER_MODELS, Context, Space, Stage, base_config, register_space,
-)
+from search_spaces.registry import MODES, PAPER_MODELS, Context, Space, Stage, base_config, register_space
+from study.config import DEMO_BUDGET, PAPER_RECIPE
 
 SOURCE = "source"  # the weights value stage 2 replaces with the source trial's model.pt, per model
 
@@ -51,7 +50,7 @@ SPACE = register_space(
             "collection than its ImageNet weights, used off the shelf or fine-tuned?"
         ),
         scientific={"model": PAPER_MODELS, "mode": MODES, "weights": ("imagenet", SOURCE)},
-        fixed={k: v for k, v in PAPER_FIXED.items() if k != "weights"} | {"task": "material"},
+        fixed={k: v for k, v in PAPER_RECIPE.items() if k != "weights"} | {"task": "material"},
         demo=DEMO_BUDGET,
         why={
             "model": "the five backbones of grid_paper",

@@ -4,7 +4,8 @@
     python -m study.run --space grid_paper --data DIR --collection rijksmuseum --seeds 3
 """
 
-from search_spaces.registry import DEMO_BUDGET, MODES, PAPER_FIXED, PAPER_MODELS, Space, register_space, paper_tasks
+from search_spaces.registry import MODES, PAPER_MODELS, Space, register_space, paper_tasks
+from study.config import DEMO_BUDGET, PAPER_RECIPE
 
 SPACE = register_space(
     Space(
@@ -14,7 +15,7 @@ SPACE = register_space(
             "used off the shelf (frozen, new softmax head) or fine-tuned (every layer trained)?"
         ),
         scientific={"model": PAPER_MODELS, "mode": MODES, "task": paper_tasks},
-        fixed=PAPER_FIXED,
+        fixed=PAPER_RECIPE,
         demo=DEMO_BUDGET,
         why={
             "model": "the five backbones compared (AlexNet added by the 2020 reproduction)",

@@ -8,9 +8,8 @@ rule), so the same space fits the demo, Rijksmuseum or any folder of images:
     python -m study.run --space label_pruning --data DIR --collection rijksmuseum --set task=type
 """
 
-from search_spaces.registry import (
-    DEMO_BUDGET, MODES, PAPER_FIXED, PAPER_MODELS, Context, Space, geometric_ladder, register_space,
-)
+from search_spaces.registry import MODES, PAPER_MODELS, Context, Space, geometric_ladder, register_space
+from study.config import DEMO_BUDGET, PAPER_RECIPE
 from study.errors import StudyError
 
 
@@ -37,7 +36,7 @@ SPACE = register_space(
             "for each backbone used off the shelf or fine-tuned?"
         ),
         scientific={"top_k": class_ladder, "model": PAPER_MODELS, "mode": MODES},
-        fixed={**PAPER_FIXED, "task": "artist"},
+        fixed={**PAPER_RECIPE, "task": "artist"},
         demo=DEMO_BUDGET,
         why={
             "top_k": "the number of classes kept: a halving ladder from the task's full count down to 2",

@@ -8,9 +8,8 @@ same number of trials and its own sampler, and ASHA stops poor trials *within* a
     python -m study.run --space lr_sweep --sampler tpe --data DIR --collection rijksmuseum
 """
 
-from search_spaces.registry import (
-    DEMO_BUDGET, MODES, PAPER_FIXED, PAPER_MODELS, Categorical, LogUniform, Space, register_space,
-)
+from search_spaces.registry import MODES, PAPER_MODELS, Categorical, LogUniform, Space, register_space
+from study.config import DEMO_BUDGET, PAPER_RECIPE
 
 SPACE = register_space(
     Space(
@@ -25,7 +24,7 @@ SPACE = register_space(
             "weight_decay": LogUniform(1e-6, 1e-2),
             "batch_size": Categorical((16, 32, 64)),
         },
-        fixed={k: v for k, v in PAPER_FIXED.items() if k not in ("lr", "weight_decay", "batch_size")}
+        fixed={k: v for k, v in PAPER_RECIPE.items() if k not in ("lr", "weight_decay", "batch_size")}
         | {"task": "material"},
         demo=DEMO_BUDGET,
         why={

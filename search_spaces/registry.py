@@ -20,46 +20,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from study.config import CONFIG_KEYS
+from study.config import CONFIG_KEYS, MODES  # noqa: F401 (MODES: the spaces read it from here)
 from study.errors import StudyError
 
 PAPER_TASKS = ("material", "type", "artist")  # the Rijksmuseum tasks of Sabatelli et al. (2018)
 PAPER_MODELS = ("vgg19", "inception_v3", "xception", "resnet50", "alexnet")  # alexnet: the 2020 reproduction
-MODES = ("off_the_shelf", "fine_tune")
-
-# The paper's training recipe (DESIGN.md, "Paper defaults"); optimizer/momentum/nesterov None =
-# the paper's choice for the trial's mode (RMSprop off the shelf, Nesterov SGD fine-tuned).
-PAPER_FIXED: dict[str, Any] = {
-    "weights": "imagenet",
-    "optimizer": None,
-    "momentum": None,
-    "nesterov": None,
-    "lr": 1e-3,
-    "weight_decay": 0.0,
-    "batch_size": 32,
-    "max_epochs": 100,  # an upper bound: early stopping ends every paper trial well before it
-    "patience": 7,
-    "monitor": "val_loss",
-    "image_size": 0,  # each backbone's own input size (224; 299 for inception_v3 and xception)
-    "augment": False,
-    "trainable_blocks": 0,
-    "min_per_class": 0,
-    "top_k": 0,
-    "split": "0.8,0.1,0.1",
-    "split_seed": 0,
-    "seed": 0,
-}
-
-# The demo budget (no --data: the synthetic demo collection on a laptop CPU), sized so the whole
-# `grid_paper` (30 trials, report included) ends in about ten minutes on two CPU cores. Fine-tuning
-# dominates: on one core an epoch over ~300 training images at these sizes costs ~15 s (vgg19 at
-# 32 px) to ~25 s (xception at its minimum 71 px), so 15 fine-tuned trials x 3 epochs is ~7 core-minutes.
-# Hence 400 images (the demo generator's long-tailed classes still leave 11-18 classes a task),
-# 32 px raised to each backbone's minimum input size (alexnet 63, xception 71, inception_v3 75),
-# at most 3 epochs and a patience of 1.
-DEMO_BUDGET: dict[str, Any] = {"image_size": 32, "max_epochs": 3, "patience": 1}
-DEMO_IMAGES = 400  # the demo collection a run without --data writes (and reuses) in the cache folder
-
 
 class UnknownSpaceError(StudyError, KeyError):
     def __str__(self) -> str:  # KeyError would quote the message
@@ -103,7 +68,7 @@ class Context:
     collection: str = "demo"
     data_root: str = ""
     tasks: tuple[str, ...] = PAPER_TASKS  # the collection's tasks
-    demo: bool = True  # the demo budget (DEMO_BUDGET) replaces the paper's in the fixed values
+    demo: bool = True  # the demo budget (study.config.DEMO_BUDGET) replaces the paper's in the fixed values
     seeds: int = 1  # each grid cell is repeated with seeds 0..seeds-1
     overrides: dict[str, Any] = field(default_factory=dict)  # --set, already typed
     # (collection, root, task, min_per_class) -> number of classes left after the rare-class rule;

@@ -3,14 +3,15 @@
     python -m study.run --space smoke
 """
 
-from search_spaces.registry import MODES, PAPER_FIXED, Space, register_space
+from search_spaces.registry import MODES, Space, register_space
+from study.config import PAPER_RECIPE
 
 SPACE = register_space(
     Space(
         name="smoke",
         question="Does a trial run end to end through Ray Tune (data, model, checkpoints, report)?",
         scientific={"mode": MODES},
-        fixed={**PAPER_FIXED, "model": "tiny_cnn", "weights": "none", "task": "material",
+        fixed={**PAPER_RECIPE, "model": "tiny_cnn", "weights": "none", "task": "material",
                "image_size": 32, "batch_size": 16, "max_epochs": 2, "patience": 2},
         why={
             "mode": "both code paths: a head on cached features, and every layer trained",

@@ -7,6 +7,11 @@ per-mode defaults and rejects what no trial could run, before any work starts.
     >>> cfg = resolve_config({"model": "vgg19", "mode": "fine_tune"})
     >>> cfg.optimizer, cfg.momentum, cfg.nesterov
     ('sgd', 0.9, True)
+
+This file holds every default of the project, each once: the trial's (TrialConfig), the optimiser's
+per mode (PAPER_OPTIMIZER, OPTIMIZER_DEFAULTS), the paper's recipe a study holds fixed (PAPER_RECIPE,
+read from TrialConfig) and the demo budget (DEMO_BUDGET, DEMO_IMAGES). Search spaces, the runner and
+analysis read them from here; nothing restates one. Pure Python on purpose: analysis imports it.
 """
 
 from __future__ import annotations
@@ -28,27 +33,29 @@ COLLECTIONS = ("rijksmuseum", "imet", "folder", "csv", "demo")
 @dataclass(frozen=True)
 class TrialConfig:
     # --- what is learned from what
-    collection: str = "demo"  # rijksmuseum | imet | folder | csv | demo (DESIGN.md, Collections)
+    collection: str = "demo"  # rijksmuseum | imet | folder | csv | demo (docs/contracts.md, Collections)
     data_root: str = ""  # the collection's folder; "" with collection=demo: the embedded demo, made on first use
     task: str = "material"  # one labelling of the collection: material/type/artist, an iMet category, ...
     model: str = "resnet50"  # a name from study.trial.models.list_models()
     mode: str = "off_the_shelf"  # off_the_shelf: frozen backbone, new head; fine_tune: every layer trains
     weights: str = "imagenet"  # imagenet | none (random init) | path to an earlier trial's checkpoint
-    # --- optimisation; None means the paper's choice for the mode (see PAPER_DEFAULTS)
+    # --- optimisation. The optimiser and its momentum depend on the mode, so they cannot be one value
+    # here: None = the paper's choice for the trial's mode (PAPER_OPTIMIZER), which resolve_config fills
+    # in; a resolved config never holds None.
     optimizer: str | None = None  # rmsprop | sgd | adamw
-    lr: float = 1e-3
+    lr: float = 1e-3  # the paper's, for both modes and every backbone (lr_sweep asks whether it should be)
     momentum: float | None = None  # sgd momentum (rmsprop: its momentum term)
     nesterov: bool | None = None  # sgd only
-    weight_decay: float = 0.0
-    batch_size: int = 32
-    max_epochs: int = 100  # the paper trains until early stopping ends it
+    weight_decay: float = 0.0  # the paper used none
+    batch_size: int = 32  # the paper's
+    max_epochs: int = 100  # an upper bound: the paper trains until early stopping ends it
     patience: int = 7  # epochs without improvement of `monitor` before stopping
     monitor: str = "val_loss"  # val_loss | val_acc; the best epoch by it is the one tested
     # --- input
-    image_size: int = 0  # input side in pixels; 0 = the backbone's own (224, 299 for inception_v3/xception)
+    image_size: int = 0  # input side in pixels; 0 = the backbone's own (224; 299 for inception_v3 and xception)
     augment: bool = False  # random crop + flip; the paper used none. Bypasses the feature cache
     trainable_blocks: int = 0  # fine_tune only the last N blocks of the backbone; 0 = all of them
-    # --- labels and split (DESIGN.md, Splits and label pruning)
+    # --- labels and split (docs/contracts.md, Splits and label pruning)
     min_per_class: int = 0  # keep classes with at least this many images; 0 = off
     top_k: int = 0  # keep the K most frequent classes; 0 = off
     split: str = "0.8,0.1,0.1"  # train,val,test fractions, per class
@@ -71,13 +78,11 @@ class TrialConfig:
         return MONITORS[self.monitor]
 
 
-# The paper's hyperparameters for each mode (Sabatelli et al. 2018, section 3): RMSprop with
-# Keras' rho=0.9 (torch calls it alpha) off the shelf; SGD with Nesterov momentum when fine-tuning.
-PAPER_DEFAULTS: dict[str, dict[str, Any]] = {
-    "off_the_shelf": {"optimizer": "rmsprop", "momentum": 0.0, "nesterov": False},
-    "fine_tune": {"optimizer": "sgd", "momentum": 0.9, "nesterov": True},
-}
-# Once an optimizer is named, these fill what it leaves open.
+# The paper's optimiser for each mode (Sabatelli et al. 2018, section 3): RMSprop with Keras'
+# rho=0.9 (torch calls it alpha) off the shelf; SGD with Nesterov momentum when fine-tuning.
+PAPER_OPTIMIZER: dict[str, str] = {"off_the_shelf": "rmsprop", "fine_tune": "sgd"}
+# What an optimiser leaves open, filled when the config leaves it None (the paper's: SGD's Nesterov
+# momentum 0.9; RMSprop without momentum).
 OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
     "rmsprop": {"momentum": 0.0, "nesterov": False},
     "sgd": {"momentum": 0.9, "nesterov": True},
@@ -85,6 +90,23 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 CONFIG_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrialConfig))
+
+# The paper's training recipe, which a study holds fixed unless it varies a key: TrialConfig's own
+# defaults for these keys (optimizer/momentum/nesterov None: the paper's choice for each trial's mode).
+PAPER_RECIPE_KEYS = ("weights", "optimizer", "momentum", "nesterov", "lr", "weight_decay", "batch_size",
+                     "max_epochs", "patience", "monitor", "image_size", "augment", "trainable_blocks",
+                     "min_per_class", "top_k", "split", "split_seed", "seed")
+PAPER_RECIPE: dict[str, Any] = {key: getattr(TrialConfig, key) for key in PAPER_RECIPE_KEYS}
+
+# The demo budget (no --data: the synthetic demo collection on a laptop CPU), sized so the whole
+# `grid_paper` (30 trials, report included) ends in about ten minutes on two CPU cores. Fine-tuning
+# dominates: on one core an epoch over ~300 training images at these sizes costs ~15 s (vgg19 at
+# 32 px) to ~25 s (xception at its minimum 71 px), so 15 fine-tuned trials x 3 epochs is ~7 core-minutes.
+# Hence 400 images (the demo generator's long-tailed classes still leave 11-18 classes a task),
+# 32 px raised to each backbone's minimum input size (alexnet 63, xception 71, inception_v3 75),
+# at most 3 epochs and a patience of 1.
+DEMO_BUDGET: dict[str, Any] = {"image_size": 32, "max_epochs": 3, "patience": 1}
+DEMO_IMAGES = 400  # the demo collection a run without --data writes (and reuses) in the cache folder
 _TYPES: dict[str, Any] = {f.name: f.type for f in dataclasses.fields(TrialConfig)}
 
 
@@ -146,11 +168,10 @@ def resolve_config(overrides: dict[str, Any] | None = None) -> TrialConfig:
     mode = values.get("mode", TrialConfig.mode)
     if mode not in MODES:
         raise ConfigError(f"mode={mode!r}; choose one of {', '.join(MODES)}")
-    paper = PAPER_DEFAULTS[mode]
-    optimizer = values.get("optimizer") or paper["optimizer"]
+    optimizer = values.get("optimizer") or PAPER_OPTIMIZER[mode]
     if optimizer not in OPTIMIZERS:
         raise ConfigError(f"optimizer={optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-    fill = paper if optimizer == paper["optimizer"] else OPTIMIZER_DEFAULTS[optimizer]
+    fill = OPTIMIZER_DEFAULTS[optimizer]
     values["optimizer"] = optimizer
     for key in ("momentum", "nesterov"):
         if values.get(key) is None:

@@ -12,8 +12,7 @@ from typing import Any
 
 from search_spaces import Context, Space, Stage
 from search_spaces.cross_collection import SOURCE
-from search_spaces.registry import DEMO_IMAGES
-from study.config import ConfigError, resolve_config
+from study.config import DEMO_IMAGES, ConfigError, resolve_config
 
 
 class Collections:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sys
 
-from search_spaces.registry import DEMO_IMAGES, Space, get_space, list_spaces
+from search_spaces.registry import Space, get_space, list_spaces
+from study.config import DEMO_IMAGES
 from study.run.experiment import default_name
 
 STORAGE = "artstudy-results"  # study.run's default --storage
