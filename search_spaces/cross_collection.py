@@ -10,13 +10,18 @@ and, beside them, from ImageNet's, both off the shelf and fine-tuned:
         --source-data RIJKS --source-collection rijksmuseum --source-task type
 """
 
+from pathlib import Path
+
 from search_spaces.registry import MODES, PAPER_MODELS, Context, Space, Stage, base_config, register_space
 from study.config import DEMO_BUDGET, PAPER_RECIPE
+from study.errors import StudyError
 
 SOURCE = "source"  # the weights value stage 2 replaces with the source trial's model.pt, per model
 
 
 def plan(space: Space, ctx: Context) -> list[Stage]:
+    if ctx.source.get("collection") == "demo" and not ctx.source.get("data_root") and ctx.demo_root:
+        ctx.source["data_root"] = ctx.demo_root(1)  # the source demo: the target's styles, another seed
     base = base_config(space, ctx)
     models = [base.pop("model")] if "model" in ctx.overrides else list(PAPER_MODELS)
     modes = [base.pop("mode")] if "mode" in ctx.overrides else list(MODES)
@@ -26,7 +31,10 @@ def plan(space: Space, ctx: Context) -> list[Stage]:
     # Stage 1: the paper's fine-tuning recipe on the source collection, one trial per backbone.
     src = {**base, "collection": ctx.source["collection"], "data_root": ctx.source["data_root"],
            "task": ctx.source.get("task") or base["task"], "mode": "fine_tune", "weights": "imagenet", "seed": 0}
-    source = Stage("source", src, {"model": models}, max_t=int(src["max_epochs"]) + 1,
+    # Stage 1 varies only the backbone; the rest is its recipe.
+    roles = {"scientific": ["model"], "nuisance": [],
+             "fixed": [k for k in space.roles["fixed"] + ["mode", "weights", "task"] if k != "model"]}
+    source = Stage("source", src, {"model": models}, max_t=int(src["max_epochs"]) + 1, roles=roles,
                    title=f"fine-tune on {src['collection']}/{src['task']} (ImageNet start)")
     cells = [
         {"model": m, "mode": mode, "weights": w, **({"seed": s} if len(seeds) > 1 else {})}
@@ -38,8 +46,28 @@ def plan(space: Space, ctx: Context) -> list[Stage]:
         base["seed"] = seeds[0]
     target = Stage("", base, {}, cells=cells, max_t=int(base["max_epochs"]) + 1,
                    depends_on="source" if SOURCE in weights else "",
-                   title=f"transfer to {ctx.collection}/{base['task']}")
+                   title=f"transfer to {ctx.collection}/{base['task']}",
+                   placeholders={("weights", SOURCE): "stage 1's model"},
+                   prepare=lambda stage, rows: fill_source_weights(stage, rows, space.metric, space.mode))
     return [source, target] if target.depends_on else [target]
+
+
+def fill_source_weights(stage: Stage, source_rows: list[dict], metric: str, mode: str) -> None:
+    """Stage 2's `weights=source` cells get the model.pt of the best source trial of their backbone."""
+    best: dict[str, dict] = {}
+    sign = 1 if mode == "max" else -1
+    for row in source_rows:
+        if "test_acc" not in row or not row.get("checkpoint"):
+            continue
+        model = row["model"]
+        if model not in best or sign * row[metric] > sign * best[model][metric]:
+            best[model] = row
+    for cell in stage.cells or []:
+        if cell.get("weights") == SOURCE:
+            if cell["model"] not in best:
+                raise StudyError(f"the source stage has no finished {cell['model']} trial; add --resume to retry it")
+            folder = str(best[cell["model"]]["checkpoint"])  # a local folder or a URI (s3://...)
+            cell["weights"] = f"{folder.rstrip('/')}/model.pt" if "://" in folder else str(Path(folder, "model.pt"))
 
 
 SPACE = register_space(
@@ -76,5 +104,6 @@ SPACE = register_space(
                 "--source-data /data/rijksmuseum --source-collection rijksmuseum --source-task type",
         reports=("-source", ""),
         plan=plan,
+        takes_source=True,
     )
 )

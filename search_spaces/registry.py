@@ -75,7 +75,11 @@ class Context:
     # label_pruning's ladder reads it. None: no collection at hand (a plan for display only).
     count_classes: Callable[[str, str, str, int], int] | None = None
     sampler: str = "qmc"  # Optuna spaces: qmc (quasi-random, the default) | tpe
-    source: dict[str, str] = field(default_factory=dict)  # cross_collection: collection, data_root, task
+    # A space with takes_source: the second collection its first stage trains on (collection, data_root, task)
+    source: dict[str, str] = field(default_factory=dict)
+    # seed -> the folder of a demo collection painted with that seed, written on first use (the runner's;
+    # None: no collection at hand, a plan for display only)
+    demo_root: Callable[[int], str] | None = None
 
 
 Values = tuple | list | Callable[[Context, dict], list]
@@ -93,8 +97,14 @@ class Stage:
     samples_per_cell: int = 1  # Optuna: trials per scientific cell
     scheduler: str = "fifo"  # fifo | asha
     max_t: int = 1  # asha: the most reports a trial makes (epochs + the final report)
-    depends_on: str = ""  # the stage whose trials' models this one starts from
+    depends_on: str = ""  # the stage whose results this one starts from; it runs once that one has finished
     title: str = ""
+    roles: dict[str, list[str]] | None = None  # this stage's roles in study.json, where not the space's
+    # Config values that only the `depends_on` stage's results decide: (key, placeholder) -> what will
+    # replace it (for --dry-run). The runner checks these trials without the key, then, once `depends_on`
+    # has finished, calls prepare(self, its result rows) to put the real values in.
+    placeholders: dict[tuple[str, Any], str] = field(default_factory=dict)
+    prepare: Callable[["Stage", list[dict]], None] | None = None
 
     def cell_list(self) -> list[dict]:
         if self.cells is not None:
@@ -133,8 +143,9 @@ class Space:
     budget: str = ""  # README: trial count and what it costs
     notes: str = ""  # README: caveats, how values are chosen
     example: str = "--data /data/rijksmuseum --collection rijksmuseum"  # README: flags of a real-collection run
-    reports: tuple[str, ...] = ("",)  # README: the experiment folders to report (suffixes of its stages)
-    plan: Callable[["Space", Context], list[Stage]] | None = None  # custom planner (cross_collection)
+    reports: tuple[str, ...] = ("",)  # the experiment folders of its stages (name suffixes), in report order
+    plan: Callable[["Space", Context], list[Stage]] | None = None  # custom planner (several stages)
+    takes_source: bool = False  # its first stage trains on a second collection: --source-data/-collection/-task
 
     @property
     def roles(self) -> dict[str, list[str]]:
@@ -148,6 +159,11 @@ class Space:
 
     def stages(self, ctx: Context) -> list[Stage]:
         return (self.plan or plan_grid)(self, ctx)
+
+    @property
+    def stage_names(self) -> list[str]:
+        """Its stages' names, the main one ("") first: where --resume looks for the experiment."""
+        return [""] + [suffix.lstrip("-") for suffix in self.reports if suffix]
 
 
 # ---------------------------------------------------------------- the registry

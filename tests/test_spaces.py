@@ -12,6 +12,7 @@ import pytest
 from search_spaces import Context, get_space, list_spaces
 from search_spaces.registry import Space, UnknownSpaceError, geometric_ladder, register_space
 from study.config import CONFIG_KEYS, resolve_config
+from study.errors import StudyError
 
 SPACES = list_spaces()
 SOURCE = {"collection": "demo", "data_root": "", "task": ""}
@@ -137,6 +138,31 @@ def test_cross_collection_is_two_stages():
     assert source.base["mode"] == "fine_tune" and source.num_trials == 5
     assert target.depends_on == "source" and target.num_trials == 5 * 2 * 2
     assert {c["weights"] for c in target.cell_list()} == {"imagenet", "source"}
+    assert source.roles["scientific"] == ["model"] and "mode" in source.roles["fixed"]
+
+
+def test_cross_collection_hands_stage_two_the_best_source_model_of_each_backbone(tmp_path):
+    space = get_space("cross_collection")
+    _, target = space.stages(fake_context(overrides={"model": "vgg19"}))
+    assert ("weights", "source") in target.placeholders
+    rows = [{"model": "vgg19", "val_acc": acc, "test_acc": 0.5, "checkpoint": str(tmp_path / name)}
+            for acc, name in ((0.4, "worse"), (0.7, "best"), (0.9, "unfinished"))]
+    del rows[2]["test_acc"]  # a trial without test metrics never started stage 2
+    target.prepare(target, rows)
+    weights = {c["weights"] for c in target.cell_list()}
+    assert weights == {"imagenet", str(tmp_path / "best" / "model.pt")}
+    _, again = space.stages(fake_context(overrides={"model": "alexnet"}))
+    with pytest.raises(StudyError, match="no finished alexnet trial; add --resume"):
+        again.prepare(again, rows)
+
+
+def test_only_a_space_that_takes_a_source_is_planned_with_the_demo_source():
+    written = []
+    ctx = fake_context(demo_root=lambda seed: written.append(seed) or f"/demo{seed}")
+    source, _ = get_space("cross_collection").stages(ctx)
+    assert written == [1] and source.base["data_root"] == "/demo1"
+    assert [name for name in SPACES if get_space(name).takes_source] == ["cross_collection"]
+    assert get_space("cross_collection").stage_names == ["", "source"]
 
 
 # ---------------------------------------------------------------- --dry-run

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from search_spaces import Context, Space, Stage, get_space, list_spaces
-from search_spaces.cross_collection import SOURCE
 from study.run import experiment as exp
 from study.config import COLLECTIONS, CONFIG_KEYS, ConfigError, coerce_value
 from study.errors import StudyError, exit_on_error
@@ -70,9 +69,10 @@ def build_parser() -> Parser:
                    "as the resources allow)")
     p.add_argument("--sampler", choices=("qmc", "tpe"), help="Optuna spaces (lr_sweep): quasi-random QMC "
                    "(default) or TPE")
-    p.add_argument("--source-data", metavar="DIR", help="cross_collection: the source collection's folder")
-    p.add_argument("--source-collection", choices=COLLECTIONS, help="cross_collection: its layout")
-    p.add_argument("--source-task", metavar="T", help="cross_collection: the source task (default: the target's)")
+    with_source = ", ".join(name for name in list_spaces() if get_space(name).takes_source)
+    p.add_argument("--source-data", metavar="DIR", help=f"{with_source}: the source collection's folder")
+    p.add_argument("--source-collection", choices=COLLECTIONS, help=f"{with_source}: its layout")
+    p.add_argument("--source-task", metavar="T", help=f"{with_source}: the source task (default: the target's)")
     return p
 
 
@@ -101,11 +101,14 @@ def experiment_options(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError(f"--source-collection {args.source_collection} needs --source-data DIR")
     if args.source_data and not args.source_collection:
         raise ConfigError(f"--source-data needs --source-collection: one of {', '.join(COLLECTIONS)}")
-    if args.space != "cross_collection" and (args.source_data or args.source_collection or args.source_task):
-        raise ConfigError("--source-data, --source-collection and --source-task are for --space cross_collection")
-    if args.space == "cross_collection" and args.data and collection != "demo" and not args.source_data:
-        raise ConfigError("cross_collection on --data needs the source too: --source-data DIR --source-collection C")
-    if args.sampler and get_space(args.space).search != "optuna":
+    space = get_space(args.space)
+    if not space.takes_source and (args.source_data or args.source_collection or args.source_task):
+        with_source = [name for name in list_spaces() if get_space(name).takes_source]
+        raise ConfigError("--source-data, --source-collection and --source-task are for "
+                          + " and ".join(f"--space {name}" for name in with_source))
+    if space.takes_source and args.data and collection != "demo" and not args.source_data:
+        raise ConfigError(f"{space.name} on --data needs the source too: --source-data DIR --source-collection C")
+    if args.sampler and space.search != "optuna":
         raise ConfigError(f"--sampler is for Optuna spaces ({', '.join(optuna_spaces())}), not {args.space}")
     if args.seeds is not None and args.seeds < 1:
         raise ConfigError("--seeds must be at least 1")
@@ -147,7 +150,9 @@ def print_plan(space: Space, stages: list[Stage], ctx: Context) -> int:
                       + f"  x{stage.samples_per_cell} samples")
         else:
             for line in exp.describe_trials(configs, stage.base):
-                print(line.replace(f"weights={SOURCE}", f"weights={SOURCE}(stage 1's model)"))
+                for (key, value), later in stage.placeholders.items():
+                    line = line.replace(f"{key}={value}", f"{key}={value}({later})")
+                print(line)
         print(f"  {len(configs)} trials")
     print(f"{total} trials")
     return total
@@ -220,7 +225,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         raise ConfigError(f"--seeds: {space.name} samples its nuisance values per trial; repeat the winner with "
                           f"grid_paper --set lr=... --seeds N (spaces with seeds: {', '.join(grids)})")
 
-    recorded = find_study(storage, name) if args.resume else None
+    recorded = find_study(storage, name, space.stage_names) if args.resume else None
     if args.resume:
         if recorded is None:
             raise exp.ExperimentError(f"nothing to resume: no {exp.STUDY_FILE} in {exp.join(storage, name)}; "
@@ -268,7 +273,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 def run_stages(args, space: Space, stages: list[Stage], ctx: Context, options: dict, argv: list[str],
                collections: Collections, storage: str, name: str) -> int:
     """Each stage in turn: study.json, the Tune experiment, study.json again, the summary, the report."""
-    from study.run.tuner import fill_source_weights, fit_stage, prune_finished, result_rows
+    from study.run.tuner import fit_stage, prune_finished, result_rows
 
     code = 0
     earlier: dict[str, list[dict]] = {}
@@ -278,7 +283,8 @@ def run_stages(args, space: Space, stages: list[Stage], ctx: Context, options: d
                 print(f"stage {stage.depends_on} is incomplete, so the next stage does not start; --resume "
                       "finishes it and then runs the next")
                 return code
-            fill_source_weights(stage, earlier[stage.depends_on], space)
+            if stage.prepare:
+                stage.prepare(stage, earlier[stage.depends_on])
         folder = exp.stage_dir(storage, name, stage.name)
         collection = collections.get(stage.base["collection"], stage.base["data_root"])
         study = exp.study_record(space, stage, ctx, options, argv, collection, storage, name)
@@ -302,8 +308,8 @@ def run_stages(args, space: Space, stages: list[Stage], ctx: Context, options: d
     return code
 
 
-def find_study(storage: str, name: str) -> dict | None:
-    for stage in ("", "source"):
+def find_study(storage: str, name: str, stages: list[str]) -> dict | None:
+    for stage in stages:
         study = exp.read_study(exp.stage_dir(storage, name, stage))
         if study is not None:
             return study

@@ -119,10 +119,7 @@ def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: 
         part = summarize(collection, task, min_per_class=int(stage.base.get("min_per_class", 0)),
                          split_seed=int(stage.base.get("split_seed", 0)))
         summary = part if summary is None else {**summary, "tasks": {**summary["tasks"], **part["tasks"]}}
-    roles = space.roles
-    if stage.name == "source":  # stage 1 varies only the backbone; the rest is its recipe
-        roles = {"scientific": ["model"], "nuisance": [],
-                 "fixed": [k for k in roles["fixed"] + ["mode", "weights", "task"] if k != "model"]}
+    roles = stage.roles or space.roles
     study = {
         "space": space.name, "question": space.question, "roles": roles,
         "metric": space.metric, "mode": space.mode,

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from search_spaces import Context, Space, Stage
-from search_spaces.cross_collection import SOURCE
 from study.config import DEMO_IMAGES, ConfigError, resolve_config
 
 
@@ -70,13 +69,11 @@ def make_context(options: dict, collections: Collections) -> Context:
               "task": options["source_task"]}
     return Context(collection=options["collection"], data_root=data, tasks=tuple(target.tasks),
                    demo=options["collection"] == "demo", seeds=options["seeds"], overrides=options["set"],
-                   count_classes=collections.count_classes, sampler=options["sampler"], source=source)
+                   count_classes=collections.count_classes, sampler=options["sampler"], source=source,
+                   demo_root=demo_root)
 
 
 def plan(space: Space, ctx: Context, collections: Collections) -> list[Stage]:
-    if space.name == "cross_collection":
-        if ctx.source.get("collection") == "demo" and not ctx.source.get("data_root"):
-            ctx.source["data_root"] = demo_root(seed=1)
     stages = space.stages(ctx)
     for stage in stages:  # the cheap check first: a wrong task should not wait for torch's import
         for config in stage.trial_configs():
@@ -111,9 +108,8 @@ def check_stage(stage: Stage) -> None:
     """Every trial config resolves and names a known backbone that takes its image size."""
     models = known_models()
     for config in stage.trial_configs():
-        probe = {k: v for k, v in config.items() if k not in stage.search}
-        if probe.get("weights") == SOURCE:
-            probe["weights"] = "none"
+        # An Optuna key shows its distribution, a placeholder what will replace it: neither is a value yet.
+        probe = {k: v for k, v in config.items() if k not in stage.search and (k, v) not in stage.placeholders}
         resolve_config(probe)
         if models is not None:
             if config.get("model") not in models:

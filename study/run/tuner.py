@@ -1,7 +1,7 @@
 """A planned stage -> a Ray Tune experiment: the Tuner, its search and scheduler, the results.
 
 Grids become `tune.grid_search`; explicit cells (a value that depends on another, like a backbone's
-minimum image size or stage 2's source weights) become BasicVariantGenerator points; Optuna spaces get
+minimum image size, or a value an earlier stage decided) become BasicVariantGenerator points; Optuna spaces get
 one search and one ASHA per scientific cell (study/run/percell.py). Trials report through
 study/run/trainable.py; `--resume` is `Tuner.restore(..., resume_errored=True)`.
 """
@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 from search_spaces import Space, Stage
-from search_spaces.cross_collection import SOURCE
 from study.run import experiment as exp
 
 MAX_FAILURES = 2  # Ray retries a failed trial this often, from its last checkpoint
@@ -32,24 +31,6 @@ def restorable(folder: str) -> bool:
     from ray import tune
 
     return bool(tune.Tuner.can_restore(folder)) if exp.is_uri(folder) or Path(folder).is_dir() else False
-
-
-def fill_source_weights(stage: Stage, source_rows: list[dict], space: Space) -> None:
-    """Stage 2's `weights=source` cells get the model.pt of the best source trial of their backbone."""
-    best: dict[str, dict] = {}
-    sign = 1 if space.mode == "max" else -1
-    for row in source_rows:
-        if "test_acc" not in row or not row.get("checkpoint"):
-            continue
-        model = row["model"]
-        if model not in best or sign * row[space.metric] > sign * best[model][space.metric]:
-            best[model] = row
-    for cell in stage.cells or []:
-        if cell.get("weights") == SOURCE:
-            if cell["model"] not in best:
-                raise exp.ExperimentError(f"the source stage has no finished {cell['model']} trial; "
-                                          "add --resume to retry it")
-            cell["weights"] = exp.join(best[cell["model"]]["checkpoint"], "model.pt")
 
 
 def fit_stage(space: Space, stage: Stage, collection, storage: str, folder: str, *, resume: bool,
