@@ -17,7 +17,7 @@ def class_ladder(ctx: Context, base: dict) -> list[int]:
     """top_k from the task's full class count down to 2, halving: 374 -> 374 187 94 47 23 12 6 3 2.
 
     The full rung keeps every class (top_k = the count, which prunes nothing), so the curve's
-    right end is the unpruned task; by DESIGN.md's split rule each rung's test set is a subset of
+    right end is the unpruned task; by the split rule of docs/contracts.md each rung's test set is a subset of
     the rung before, so accuracies along the ladder are comparable.
     """
     if ctx.count_classes is None:

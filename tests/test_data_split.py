@@ -1,4 +1,4 @@
-"""Pruning, the per-class sha1 split and the drop counters, exactly as DESIGN.md states them."""
+"""Pruning, the per-class sha1 split and the drop counters, exactly as docs/contracts.md states them."""
 
 import hashlib
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from study.errors import StudyError
 
-# The drop counters of DESIGN.md, in the order summary --json prints them.
+# The drop counters of docs/contracts.md, in the order summary --json prints them.
 DROP_KEYS = ("bad_metadata", "unreadable", "no_label", "multi_label", "rare_class", "pruned")
 # The reasons a record itself gives (the rest are decided per task, later, in split.py).
 RECORD_REASONS = ("bad_metadata", "no_label", "multi_label")

@@ -3,7 +3,7 @@
     python -m study.data demo --out /tmp/demo [--images 1200] [--seed 0]
 
 It has the Rijksmuseum Challenge layout (`jpg2/<id>.jpg`, `xml2/<id>.xml` Dublin Core records, ids
-like `0000001_SK-A-4878`), so the rijksmuseum reader reads it and every rule of DESIGN.md applies.
+like `0000001_SK-A-4878`), so the rijksmuseum reader reads it and every rule of docs/contracts.md applies.
 Labels are long-tailed like the real ones (a few large classes, many small ones, two per task so
 small that the rare-class rule drops them, ~18 % anonymous makers), and the records vary as museum
 exports do: namespaces declared on different elements, several dc:format/dc:type/dc:creator, Dutch

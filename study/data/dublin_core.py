@@ -1,4 +1,4 @@
-"""Dublin Core records -> material, type and artist labels: the Rijksmuseum labelling rules of DESIGN.md.
+"""Dublin Core records -> material, type and artist labels: the Rijksmuseum labelling rules of docs/contracts.md.
 
 Elements are matched by local name whatever their namespace:
 - material: the first dc:format whose text starts with `materiaal:` or `material:` (any case);

@@ -1,6 +1,6 @@
 """One task of a collection, ready to train on: readable images, pruned labels, the exact sha1 split.
 
-DESIGN.md, "Splits and label pruning", step by step:
+docs/contracts.md, "Pruning and the split", step by step:
 1. count each class's labelled, readable images;
 2. prune: `min_per_class` keeps classes with at least N images, then `top_k` the K most frequent
    (ties by label, ascending);

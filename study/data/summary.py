@@ -1,6 +1,6 @@
 """What a collection offers each task: images, classes, split sizes and what was dropped, and why.
 
-`summarize` gives the `summary --json` object of DESIGN.md (also stored in each experiment's
+`summarize` gives the `summary --json` object of docs/contracts.md (also stored in each experiment's
 study.json); `format_summary` the table the 2020 reproduction printed as "the number of items and
 labels for each challenge", with the drop counts beside it.
 """

@@ -9,10 +9,10 @@
 Bad input (an unknown space or --set key, a wrong value, a --data folder that is not the
 collection named, a task it lacks, GPUs that are not there) ends with one line `error: ...`
 and exit status 2, before any trial starts. The experiment folder is `<storage>/<name>/`
-(DESIGN.md). This file is the command line; the rest, one job a file: `search_spaces/` (the
-studies), `study/run/planning.py` (space + options -> checked trial configs), `study/run/tuner.py` (the
-Tuner), `study/run/trainable.py` (one trial under Ray), `study/run/experiment.py` (study.json, tables),
-`study/run/cluster.py` (starting or joining Ray), `study/run/progress.py` (one console line per event).
+(docs/contracts.md; docs/architecture.md follows one trial through the layers). This file is the
+command line; the rest, one job a file: `search_spaces/` (the studies), `study/run/planning.py`
+(space + options -> checked trial configs), `study/run/tuner.py` (the Tuner), `study/run/trainable.py`
+(one trial under Ray), `study/run/experiment.py` (study.json, tables), `study/run/cluster.py` (starting or joining Ray), `study/run/progress.py` (one console line per event).
 """
 
 from __future__ import annotations

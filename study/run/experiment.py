@@ -1,7 +1,7 @@
 """The experiment folder's own files and views: study.json, the dry-run listing, the best of each cell.
 
-`<storage>/<name>/` is Ray Tune's experiment folder; the runner adds `study.json` (DESIGN.md,
-"Experiment folder"; `study_record` below gives its keys) so that `analysis` knows what was studied
+`<storage>/<name>/` is Ray Tune's experiment folder; the runner adds `study.json` (docs/contracts.md,
+"The experiment folder"; `study_record` below gives its keys) so that `analysis` knows what was studied
 without Ray: the space, its hyperparameter roles, the metric, the command line, the versions and
 the collection summary. Nothing here imports Ray or torch.
 """

@@ -135,7 +135,7 @@ def classification_metrics(logits: torch.Tensor, y: torch.Tensor, num_classes: i
     top5 is top-min(5, k) accuracy: with k <= 5 classes every label is in the top k, so it is 1.0
     (less the rows a diverged model gave no finite scores for).
     bacc and f1 average over the classes present in y (and, for f1, in the predictions): each
-    split holds every class (DESIGN.md's split rule), so that is all of them.
+    split holds every class (the split rule of docs/contracts.md), so that is all of them.
     """
     if len(y) == 0:
         return {key: math.nan for key in ("loss", "acc", "bacc", "f1", "top5")}

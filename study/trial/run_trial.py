@@ -4,7 +4,7 @@
     final = run_trial({"model": "tiny_cnn", "weights": "none", "max_epochs": 5},
                       on_epoch=lambda metrics, state: print(metrics))
 
-`on_epoch(metrics, state)` runs after every epoch with DESIGN.md's per-epoch metrics and the state
+`on_epoch(metrics, state)` runs after every epoch with the per-epoch metrics of docs/contracts.md and the state
 to resume from; `run_trial(config, on_epoch, state=that_state)` continues exactly where it was
 (a run stopped after epoch k and resumed ends with the metrics of one never stopped, on CPU with the
 same seed), so the Ray trainable checkpoints the state with `save_state` and resumes with
