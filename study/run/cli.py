@@ -22,6 +22,7 @@ import os
 import sys
 import textwrap
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,20 @@ def main(argv: list[str] | None = None) -> int:
         return exit_on_error(e)
 
 
+@dataclass(frozen=True)
+class Launch:
+    """Where and how this invocation runs its stages (what is not part of the plan itself)."""
+
+    storage: str  # a resolved folder or a URI
+    name: str  # the experiment's name; stage X of it lives in <name>-X
+    argv: list[str]  # the command line study.json records (the original one, on --resume)
+    options: dict[str, Any]  # experiment_options, as recorded in study.json
+    resume: bool = False
+    cpus: float = 1.0  # per trial
+    gpus: float = 0.0  # per trial
+    max_concurrent: int = 0  # 0: as many as the resources allow
+
+
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from study.run.cluster import prepare_environment
 
@@ -215,28 +230,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     # Every epoch checkpoints and num_to_keep forces a state snapshot: expected here, not a bottleneck.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     space = get_space(args.space)
-    storage = args.storage if exp.is_uri(args.storage) else str(Path(args.storage).expanduser().resolve())
-    options = experiment_options(args)
-    name = args.name or exp.default_name(space.name, options["collection"])
-    if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
-        raise ConfigError("--cpus-per-trial must be positive and --gpus-per-trial at least 0")
-    if args.seeds and args.seeds > 1 and space.search == "optuna":
-        grids = [s for s in list_spaces() if s not in optuna_spaces()]
-        raise ConfigError(f"--seeds: {space.name} samples its nuisance values per trial; repeat the winner with "
-                          f"grid_paper --set lr=... --seeds N (spaces with seeds: {', '.join(grids)})")
-
-    recorded = find_study(storage, name, space.stage_names) if args.resume else None
-    if args.resume:
-        if recorded is None:
-            raise exp.ExperimentError(f"nothing to resume: no {exp.STUDY_FILE} in {exp.join(storage, name)}; "
-                                      "give the --storage and --name the experiment was started with")
-        if recorded.get("space") != space.name:
-            raise exp.ExperimentError(f"{name} is a {recorded.get('space')} experiment, not {space.name}")
-        options = check_resume_options(recorded["options"], options, given_options(args))
-        argv = recorded.get("argv", argv)
-
+    launch = make_launch(args, argv, space)
     collections = Collections()
-    ctx = make_context(options, collections)
+    ctx = make_context(launch.options, collections)
     stages = plan(space, ctx, collections)
     if args.dry_run:
         print_budget(space, ctx)
@@ -246,15 +242,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         from study.run.cluster import check_local_gpus
 
         check_local_gpus(args.gpus_per_trial)  # a cluster's GPUs are checked once joined
-    from study.run.tuner import restorable
-
     if not args.resume:
-        for stage in stages:
-            folder = exp.stage_dir(storage, name, stage.name)
-            if exp.read_study(folder) is not None or restorable(folder):
-                raise exp.ExperimentError(f"experiment {folder} exists; add --resume to continue it, "
-                                          "or choose another --name")
-
+        refuse_existing(stages, launch)
     print_budget(space, ctx)
     check_weights(stages, ctx, args.address or os.environ.get("RAY_ADDRESS"))
     import ray
@@ -264,48 +253,91 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     started_here = not ray.is_initialized()
     start_ray(args.address, args.gpus_per_trial)
     try:
-        return run_stages(args, space, stages, ctx, options, argv, collections, storage, name)
+        return run_stages(space, stages, ctx, collections, launch)
     finally:
         if started_here:
             ray.shutdown()
 
 
-def run_stages(args, space: Space, stages: list[Stage], ctx: Context, options: dict, argv: list[str],
-               collections: Collections, storage: str, name: str) -> int:
-    """Each stage in turn: study.json, the Tune experiment, study.json again, the summary, the report."""
-    from study.run.tuner import fit_stage, prune_finished, result_rows
+def make_launch(args: argparse.Namespace, argv: list[str], space: Space) -> Launch:
+    """The checked options of this invocation; on --resume, the experiment's recorded ones."""
+    storage = args.storage if exp.is_uri(args.storage) else str(Path(args.storage).expanduser().resolve())
+    options = experiment_options(args)
+    name = args.name or exp.default_name(space.name, options["collection"])
+    if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
+        raise ConfigError("--cpus-per-trial must be positive and --gpus-per-trial at least 0")
+    if args.seeds and args.seeds > 1 and space.search == "optuna":
+        grids = [s for s in list_spaces() if s not in optuna_spaces()]
+        raise ConfigError(f"--seeds: {space.name} samples its nuisance values per trial; repeat the winner with "
+                          f"grid_paper --set lr=... --seeds N (spaces with seeds: {', '.join(grids)})")
+    if args.resume:
+        recorded = find_study(storage, name, space.stage_names)
+        if recorded is None:
+            raise exp.ExperimentError(f"nothing to resume: no {exp.STUDY_FILE} in {exp.join(storage, name)}; "
+                                      "give the --storage and --name the experiment was started with")
+        if recorded.get("space") != space.name:
+            raise exp.ExperimentError(f"{name} is a {recorded.get('space')} experiment, not {space.name}")
+        options = check_resume_options(recorded["options"], options, given_options(args))
+        argv = recorded.get("argv", argv)
+    return Launch(storage=storage, name=name, argv=argv, options=options, resume=args.resume,
+                  cpus=args.cpus_per_trial, gpus=args.gpus_per_trial, max_concurrent=args.max_concurrent)
 
+
+def refuse_existing(stages: list[Stage], launch: Launch) -> None:
+    """A new experiment never writes over an old one: --resume continues it, --name starts another."""
+    from study.run.tuner import restorable
+
+    for stage in stages:
+        folder = exp.stage_dir(launch.storage, launch.name, stage.name)
+        if exp.read_study(folder) is not None or restorable(folder):
+            raise exp.ExperimentError(f"experiment {folder} exists; add --resume to continue it, "
+                                      "or choose another --name")
+
+
+def run_stages(space: Space, stages: list[Stage], ctx: Context, collections: Collections, launch: Launch) -> int:
+    """Each stage in turn, once the one it depends on has finished; the worst exit status."""
     code = 0
     earlier: dict[str, list[dict]] = {}
     for stage in stages:
         if stage.depends_on:
-            if code:  # interrupted or errored: the next stage would start from missing models
+            if code:  # interrupted or errored: the next stage would start from missing results
                 print(f"stage {stage.depends_on} is incomplete, so the next stage does not start; --resume "
                       "finishes it and then runs the next")
                 return code
             if stage.prepare:
                 stage.prepare(stage, earlier[stage.depends_on])
-        folder = exp.stage_dir(storage, name, stage.name)
-        collection = collections.get(stage.base["collection"], stage.base["data_root"])
-        study = exp.study_record(space, stage, ctx, options, argv, collection, storage, name)
-        if args.resume and (old := exp.read_study(folder)):
-            study["created"] = old.get("created", study["created"])
-            study["resumed"] = old.get("resumed", []) + [exp.now()]
-        exp.write_study(folder, study)
-        results = fit_stage(space, stage, collection, storage, folder, resume=args.resume,
-                            cpus=args.cpus_per_trial, gpus=args.gpus_per_trial,
-                            max_concurrent=args.max_concurrent, sampler=ctx.sampler)
-        rows = result_rows(results)
-        study["finished"] = exp.now()
-        study["trials"] = {"planned": stage.num_trials, "reported": len(rows),
-                           "final": sum("test_acc" in r for r in rows), "errored": len(results.errors)}
-        exp.write_study(folder, study)  # saved before anything is shown
-        freed = prune_finished(results)
-        if freed:
-            print(f"freed {freed / 2**30:.1f} GiB: the last epoch checkpoints of finished trials (their model.pt stays)")
+        study, rows = run_stage(space, stage, ctx, collections, launch)
         earlier[stage.name] = rows
-        code = max(code, summarize_stage(space, stage, study, rows, folder, argv))
+        folder = exp.stage_dir(launch.storage, launch.name, stage.name)
+        code = max(code, summarize_stage(space, stage, study, rows, folder, launch.argv))
     return code
+
+
+def run_stage(space: Space, stage: Stage, ctx: Context, collections: Collections,
+              launch: Launch) -> tuple[dict, list[dict]]:
+    """One stage: study.json, the Tune experiment, study.json again with the counts; its result rows."""
+    from study.run.tuner import fit_stage, prune_finished, result_rows
+
+    folder = exp.stage_dir(launch.storage, launch.name, stage.name)
+    collection = collections.get(stage.base["collection"], stage.base["data_root"])
+    study = exp.study_record(space, stage, ctx, launch.options, launch.argv, collection, launch.storage,
+                             launch.name)
+    if launch.resume and (old := exp.read_study(folder)):
+        study["created"] = old.get("created", study["created"])
+        study["resumed"] = old.get("resumed", []) + [exp.now()]
+    exp.write_study(folder, study)
+    results = fit_stage(space, stage, collection, launch.storage, folder, resume=launch.resume,
+                        cpus=launch.cpus, gpus=launch.gpus, max_concurrent=launch.max_concurrent,
+                        sampler=ctx.sampler)
+    rows = result_rows(results)
+    study["finished"] = exp.now()
+    study["trials"] = {"planned": stage.num_trials, "reported": len(rows),
+                       "final": sum("test_acc" in r for r in rows), "errored": len(results.errors)}
+    exp.write_study(folder, study)  # saved before anything is shown
+    freed = prune_finished(results)
+    if freed:
+        print(f"freed {freed / 2**30:.1f} GiB: the last epoch checkpoints of finished trials (their model.pt stays)")
+    return study, rows
 
 
 def find_study(storage: str, name: str, stages: list[str]) -> dict | None:
