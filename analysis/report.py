@@ -59,25 +59,40 @@ def _labels_study(exp: Experiment, finished: pd.DataFrame) -> bool:
     return bool((finished.groupby("task")["num_classes"].nunique() > 1).any())
 
 
-def plan(exp: Experiment) -> list:
+def plan(exp: Experiment, analysis_command: str) -> list:
     """The report's blocks, in order; which tables and figures appear depends on what the folder holds."""
-    trials, roles, study = exp.trials, exp.roles, exp.study
-    finished = trials[trials["status"] == "finished"] if len(trials) else trials
-    has_test = "test_acc" in finished and finished["test_acc"].notna().any()
-    blocks: list = [Para(study.get("question") or "_study.json gives no question._")]
+    return [Para(exp.study.get("question") or "_study.json gives no question._"), *_trials_blocks(exp),
+            *_roles_blocks(exp), *_provenance_blocks(exp, analysis_command),
+            Heading("Data"), TableBlock("dataset", Call("tables", "dataset_table", (Ref("study"), Ref("trials")))),
+            Heading("Results"), *_result_blocks(exp), *_all_trials_blocks(exp)]
 
+
+def _finished(trials: pd.DataFrame) -> pd.DataFrame:
+    return trials[trials["status"] == "finished"] if len(trials) else trials
+
+
+def _has_test(trials: pd.DataFrame) -> bool:
+    finished = _finished(trials)
+    return "test_acc" in finished and finished["test_acc"].notna().any()
+
+
+def _trials_blocks(exp: Experiment) -> list:
+    """How many trials, in which state, and what could not be read."""
+    trials = exp.trials
     counts = trials["status"].value_counts() if len(trials) else pd.Series(dtype=int)
-    blocks.append(Heading("Trials"))
     summary = ", ".join(f"{counts[s]} {STATUS_WORDS[s]}" for s in STATUS_WORDS if s in counts)
-    blocks.append(Para(f"{len(trials)} trial(s)" + (f": {summary}." if summary else ".")
-                       + ("" if counts.get("finished", 0) == len(trials) else
-                          " Only finished trials have test metrics; the others appear in the curves and the "
-                          "trials table.")))
+    blocks: list = [Heading("Trials"), Para(
+        f"{len(trials)} trial(s)" + (f": {summary}." if summary else ".")
+        + ("" if counts.get("finished", 0) == len(trials) else
+           " Only finished trials have test metrics; the others appear in the curves and the trials table."))]
     if exp.warnings:
-        blocks.append(Heading("Warnings", 3))
-        blocks.append(Bullets(list(exp.warnings)))
+        blocks += [Heading("Warnings", 3), Bullets(list(exp.warnings))]
+    return blocks
 
-    blocks.append(Heading("Hyperparameter roles"))
+
+def _roles_blocks(exp: Experiment) -> list:
+    """What was compared, what optimised away, what held fixed, with the values each took."""
+    trials, roles = exp.trials, exp.roles
     items = [
         "**scientific** (compared): " + (", ".join(_values_text(trials, k) for k in roles.scientific) or "none"),
         "**nuisance** (optimised away, on "
@@ -91,22 +106,27 @@ def plan(exp: Experiment) -> list:
                      + ", ".join(_values_text(trials, k) for k in roles.replicates))
     if roles.guessed:
         items.append("_roles guessed from what varies: study.json does not give them_")
-    blocks.append(Bullets(items))
+    return [Heading("Hyperparameter roles"), Bullets(items)]
 
-    blocks.append(Heading("How this was produced"))
-    blocks.append(Code(study.get("command") or "# the run's command is unknown (no study.json)"))
-    blocks.append(Code("{analysis_command}"))
+
+def _provenance_blocks(exp: Experiment, analysis_command: str) -> list:
+    """The commands that made the experiment and this report, and the versions."""
+    study = exp.study
     versions = study.get("versions") or {}
-    blocks.append(Para("Versions: " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "unknown")
-                       + (f"; created {study['created']}" if study.get("created") else "")
-                       + (f"; budget {study['budget']}" if study.get("budget") else "") + "."))
+    return [Heading("How this was produced"),
+            Code(study.get("command") or "# the run's command is unknown (no study.json)"),
+            Code(analysis_command),
+            Para("Versions: " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "unknown")
+                 + (f"; created {study['created']}" if study.get("created") else "")
+                 + (f"; budget {study['budget']}" if study.get("budget") else "") + ".")]
 
-    blocks.append(Heading("Data"))
-    blocks.append(TableBlock("dataset", Call("tables", "dataset_table", (Ref("study"), Ref("trials")))))
 
+def _result_blocks(exp: Experiment) -> list:
+    """The tables and figures the folder's results allow, each only where it has something to show."""
+    trials, roles = exp.trials, exp.roles
     selection = {"metric": Ref("metric"), "mode": Ref("mode")}
-    blocks.append(Heading("Results"))
-    if has_test:
+    blocks: list = []
+    if _has_test(trials):
         blocks.append(TableBlock("paper_table", Call("tables", "paper_table", (Ref("trials"),), {
             "scientific": Ref("roles.scientific"), "nuisance": Ref("roles.nuisance"), **selection})))
     if len(trials) and exp.metric in trials and trials[exp.metric].notna().any():
@@ -120,54 +140,50 @@ def plan(exp: Experiment) -> list:
             "fine-tune, dashed = off-the-shelf. End markers: o = finished (early stopping or max_epochs), "
             "X = stopped by the scheduler or errored; no marker = still running.",
             Call("figures", "learning_curves", (Ref("history"),), {"metric": metric})))
-    if has_test and _labels_study(exp, finished):
-        blocks.append(TableBlock("labels_kept", Call("tables", "labels_table", (Ref("trials"),), {
-            "nuisance": Ref("roles.nuisance"), **selection})))
-        collection = (study.get("collection") or {}).get("collection") or (
-            finished["collection"].iloc[0] if "collection" in finished else "")
-        mensink = collection == "rijksmuseum" and "artist" in set(finished.get("task", []))
-        blocks.append(FigureBlock(
+    if _has_test(trials) and _labels_study(exp, _finished(trials)):
+        blocks += _labels_blocks(exp, selection)
+    blocks += _nuisance_blocks(exp) + _grid_blocks(exp)
+    return blocks
+
+
+def _labels_blocks(exp: Experiment, selection: dict) -> list:
+    """The label-pruning study: accuracy against the number of classes kept."""
+    finished = _finished(exp.trials)
+    collection = (exp.study.get("collection") or {}).get("collection") or (
+        finished["collection"].iloc[0] if "collection" in finished else "")
+    mensink = collection == "rijksmuseum" and "artist" in set(finished.get("task", []))
+    return [
+        TableBlock("labels_kept", Call("tables", "labels_table", (Ref("trials"),), {
+            "nuisance": Ref("roles.nuisance"), **selection})),
+        FigureBlock(
             "accuracy_vs_classes", "Accuracy against the number of classes kept",
             "Test accuracy (left) and balanced accuracy = mean class accuracy, MCA (right) against the number of "
             "classes kept, log x; mean over finished seeds, bars = sample std (ddof=1); a line per model x mode."
             + (" Dotted black: Mensink & van Gemert (2014), Fisher vectors + SVM, MCA for the artist task as "
                "the most productive artists are kept (hollow square: 374 artists plus a 'rest' class)."
                if mensink else ""),
-            Call("figures", "accuracy_vs_classes", (Ref("trials"),), {"mensink": mensink})))
-    sweep = [k for k in varied_keys(trials, roles.nuisance)] if len(trials) else []
-    if sweep and exp.metric in trials:
-        blocks.append(FigureBlock(
-            "slices", "Nuisance hyperparameters",
-            f"`{exp.metric}` at each trial's best epoch against each nuisance hyperparameter, one point per "
-            "trial, a colour per scientific combination. A red ring marks a best value (mean over seeds) at the "
-            "lowest or highest value tried: the range should be widened there before the comparison is trusted.",
-            Call("figures", "slice_plots", (Ref("trials"), list(sweep)), {
-                "metric": exp.metric, "mode": exp.mode,
-                "by": [k for k in varied_keys(trials, roles.scientific)]})))
-        blocks.append(Para("{edge_text}"))
-    grid = [k for k in varied_keys(trials, [*roles.scientific, *roles.nuisance]) if k not in REPLICATE_KEYS] \
-        if len(trials) else []
-    heat_metric = "test_acc" if has_test else exp.metric
-    if grid and heat_metric in trials:
-        cols = "mode" if "mode" in grid else min(grid, key=lambda k: trials[k].astype(str).nunique())
-        rows = [k for k in grid if k != cols]
-        n_rows = trials[rows].astype(str).drop_duplicates().shape[0] if rows else 1
-        if n_rows <= 60:
-            blocks.append(FigureBlock(
-                "grid", "The grid at a glance",
-                f"Mean `{heat_metric}` over seeds for every combination of the varied hyperparameters; "
-                "empty cells were not run or have not finished.",
-                Call("figures", "grid_heatmap", (Ref("trials"), rows, cols), {"metric": heat_metric})))
+            Call("figures", "accuracy_vs_classes", (Ref("trials"),), {"mensink": mensink})),
+    ]
 
-    blocks.append(Heading("All trials"))
-    keys = [k for k in varied_keys(trials, exp.config_keys)] if len(trials) else []
-    blocks.append(TableBlock("trials", Call("tables", "trials_table", (Ref("trials"),),
-                                            {"keys": keys, "metric": exp.metric})))
-    return blocks
+
+def _nuisance_blocks(exp: Experiment) -> list:
+    """One slice plot per nuisance hyperparameter that varied, and whether a best value sits at an edge."""
+    trials, roles = exp.trials, exp.roles
+    sweep = [k for k in varied_keys(trials, roles.nuisance)] if len(trials) else []
+    if not sweep or exp.metric not in trials:
+        return []
+    call = Call("figures", "slice_plots", (Ref("trials"), list(sweep)), {
+        "metric": exp.metric, "mode": exp.mode, "by": [k for k in varied_keys(trials, roles.scientific)]})
+    return [FigureBlock(
+        "slices", "Nuisance hyperparameters",
+        f"`{exp.metric}` at each trial's best epoch against each nuisance hyperparameter, one point per "
+        "trial, a colour per scientific combination. A red ring marks a best value (mean over seeds) at the "
+        "lowest or highest value tried: the range should be widened there before the comparison is trusted.",
+        call), Para(_edge_text(exp, call))]
 
 
 def _edge_text(exp: Experiment, call: Call) -> str:
-    from analysis.figures import edge_flags
+    from analysis.figures import edge_flags  # matplotlib: only once a report is written
 
     flags = edge_flags(exp.trials, call.args[1], call.kwargs["metric"], call.kwargs["mode"], call.kwargs["by"])
     edge = flags[flags["at_edge"]]
@@ -178,6 +194,32 @@ def _edge_text(exp: Experiment, call: Call) -> str:
     return "Best value at the edge of the range tried (widen it): " + "; ".join(
         f"`{r.param}` = {fmt_value(r.best_value)} for {r.group} (tried {fmt_value(r.low)} … {fmt_value(r.high)})"
         for r in edge.itertuples()) + "."
+
+
+def _grid_blocks(exp: Experiment) -> list:
+    """A heatmap of every combination of the varied hyperparameters, where it stays readable."""
+    trials, roles = exp.trials, exp.roles
+    grid = [k for k in varied_keys(trials, [*roles.scientific, *roles.nuisance]) if k not in REPLICATE_KEYS] \
+        if len(trials) else []
+    heat_metric = "test_acc" if _has_test(trials) else exp.metric
+    if not grid or heat_metric not in trials:
+        return []
+    cols = "mode" if "mode" in grid else min(grid, key=lambda k: trials[k].astype(str).nunique())
+    rows = [k for k in grid if k != cols]
+    n_rows = trials[rows].astype(str).drop_duplicates().shape[0] if rows else 1
+    if n_rows > 60:
+        return []
+    return [FigureBlock(
+        "grid", "The grid at a glance",
+        f"Mean `{heat_metric}` over seeds for every combination of the varied hyperparameters; "
+        "empty cells were not run or have not finished.",
+        Call("figures", "grid_heatmap", (Ref("trials"), rows, cols), {"metric": heat_metric}))]
+
+
+def _all_trials_blocks(exp: Experiment) -> list:
+    keys = [k for k in varied_keys(exp.trials, exp.config_keys)] if len(exp.trials) else []
+    return [Heading("All trials"), TableBlock("trials", Call("tables", "trials_table", (Ref("trials"),),
+                                                             {"keys": keys, "metric": exp.metric}))]
 
 
 # ---------------------------------------------------------------- rendering
@@ -233,19 +275,13 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
     exp.trials.to_csv(data / "trials.csv", index=False)
     exp.history.to_csv(data / "history.csv", index=False)
 
-    blocks = plan(exp)
+    blocks = plan(exp, _analysis_command(exp.path, out))
     for block in blocks:
         if isinstance(block, TableBlock):
             block.table = block.call.run(exp)
             save_table(block.table, out / "tables")
         elif isinstance(block, FigureBlock):
             save_figure(block.call.run(exp), out / "figures", block.stem)
-    slice_call = next((b.call for b in blocks if isinstance(b, FigureBlock) and b.stem == "slices"), None)
-    for i, block in enumerate(blocks):
-        if isinstance(block, Code) and block.text == "{analysis_command}":
-            blocks[i] = Code(_analysis_command(exp.path, out))
-        elif isinstance(block, Para) and block.text == "{edge_text}":
-            blocks[i] = Para(_edge_text(exp, slice_call))
 
     space = exp.study.get("space") or "experiment"
     title = exp.name if exp.name == space else f"{space}: {exp.name}"  # the runner names an experiment after its space
