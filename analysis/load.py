@@ -248,109 +248,34 @@ def load_experiment(path) -> Experiment:
     _check_experiment(root)
     root = root.resolve()
     problems: list[str] = []
-    study = {}
-    if (root / "study.json").exists():
-        study = _read_json(root / "study.json", problems) or {}
-    else:
-        problems.append("study.json is missing (not written by `python -m study.run`?): the question, the "
-                        "command and the collection summary are unknown, and hyperparameter roles are guessed "
-                        "from what varies")
+    study = _study(root, problems)
     states = _experiment_state(root, problems)
 
     trial_rows, history_frames, param_keys, config_order = [], [], {}, []
     for folder in _trial_dirs(root):
         state = states.get(folder.name)
         config, epochs, final = _read_trial(folder, state, problems)
-        for key in config:
-            if key not in config_order:
-                config_order.append(key)
+        _note_keys(config, config_order)
         param_keys.setdefault(tuple(sorted(config)), []).append(folder.name)
-        resolved = final.get("resolved_config") if final else None
-        if isinstance(resolved, dict):  # fill what params.json left to the defaults (optimizer: null -> sgd)
-            for key, value in _flatten(resolved).items():
-                if config.get(key) is None:
-                    config[key] = value
-        for key, value in DEFAULTS.items():
-            if config.get(key) is None:
-                config[key] = value
-        monitor = str(config["monitor"])
-        rows = [r for r in epochs if "epoch" in r]
+        _complete_config(config, final)
         all_rows = epochs + ([final] if final else [])
         trial_id = (state or {}).get("trial_id") or next((r.get("trial_id") for r in all_rows if r.get("trial_id")),
                                                          None) or folder.name
         status = _status(folder, epochs, final, state, bool(epochs) and bool(epochs[-1].get("done")))
-
-        hist = pd.DataFrame([{k: v for k, v in r.items() if k not in RAY_KEYS or k in ("time_total_s",)}
-                             for r in rows])
+        hist = _trial_history(epochs, trial_id)
         if not hist.empty:
-            hist["epoch"] = pd.to_numeric(hist["epoch"], errors="coerce")
-            # A trial restarted from a checkpoint reports its later epochs again: keep the latest of each.
-            hist = hist.dropna(subset=["epoch"]).drop_duplicates("epoch", keep="last").sort_values("epoch")
-            hist["epoch"] = hist["epoch"].astype(int)
-            hist = hist.reset_index(drop=True)
-            hist.insert(0, "trial_id", trial_id)
             history_frames.append((hist, config, status))
-
         row = {"trial_id": trial_id, "trial": folder.name, "status": status,
-               "error": _error_message(folder) if status == "errored" else ""}
-        row.update(config)
-        row["epochs"] = len(hist)
-        row["last_epoch"] = int(hist["epoch"].iloc[-1]) if len(hist) else None
-        best = _best_epoch(hist, monitor) if len(hist) else None
-        reported_best = final.get("best_epoch") if final else None
-        if best is not None:
-            row["best_epoch"] = int(hist.loc[best, "epoch"])
-            for key in EPOCH_METRICS:
-                if key in hist.columns:
-                    row[key] = hist.loc[best, key]
-        elif final:  # no epoch lines (progress only, or a trial that reports only at the end)
-            row["best_epoch"] = reported_best
-            row.update({k: final[k] for k in ("val_loss", "val_acc", "val_bacc") if k in final})
+               "error": _error_message(folder) if status == "errored" else "", **config}
+        row.update(_best_epoch_metrics(hist, final, str(config["monitor"]), folder.name, problems))
         if final:
-            for key, value in final.items():
-                if key in RAY_KEYS or isinstance(value, (dict, list)) or key in ("val_loss", "val_acc", "val_bacc"):
-                    continue
-                if key == "best_epoch":
-                    row["reported_best_epoch"] = value
-                elif key in config or key in FINAL_ONLY:  # the final `feature_cache` ("hit") is not the config key (bool)
-                    row[f"final_{key}"] = value
-                else:
-                    row[key] = value
-            if best is not None and reported_best is not None and int(reported_best) != row["best_epoch"]:
-                problems.append(f"trial {folder.name}: best epoch by {monitor} in result.json is "
-                                f"{row['best_epoch']}, the trial reported {reported_best}; the tables use the "
-                                f"trial's own test metrics, taken at epoch {reported_best}")
+            row.update(_final_metrics(final, config))
         last = all_rows[-1] if all_rows else {}
         if "time_total_s" in last:
             row["time_total_s"] = last["time_total_s"]
         trial_rows.append(row)
-
-    # Trials Ray knows of but has not started yet have no folder: pending (or errored before starting).
-    known = {row["trial"] for row in trial_rows}
-    for name, state in states.items():
-        if name in known or not isinstance(state.get("config"), dict):
-            continue
-        config = _flatten(state["config"])
-        for key in config:
-            if key not in config_order:
-                config_order.append(key)
-        config.update({k: v for k, v in DEFAULTS.items() if config.get(k) is None})
-        status = "errored" if state.get("status") == "ERROR" else "pending"
-        trial_rows.append({"trial_id": state.get("trial_id") or name, "trial": name, "status": status,
-                           "error": "failed before its folder was written" if status == "errored" else "",
-                           **config, "epochs": 0})
-
-    if len(param_keys) > 1:
-        groups = "; ".join(f"{len(names)} trial(s) with keys {', '.join(keys) or '(none)'}"
-                           for keys, names in param_keys.items())
-        problems.append(f"the trials have different config keys, so they likely come from different spaces "
-                        f"or runs ({groups}); a key a trial lacks is left empty (or "
-                        "given its TrialConfig default where analysis needs it)")
-    prefixes = {_trainable_name(name) for names in param_keys.values() for name in names}
-    if len(prefixes) > 1:
-        problems.append(f"trial folders of different trainables are mixed here ({', '.join(sorted(prefixes))})")
-    if not trial_rows:
-        problems.append("no trials have started yet: nothing but the study description to report")
+    trial_rows += _not_started(states, {row["trial"] for row in trial_rows}, config_order)
+    problems += _mixing_problems(param_keys, bool(trial_rows))
 
     config_keys = config_order + [k for k in DEFAULTS if k not in config_order]
     trials = pd.DataFrame(trial_rows)
@@ -364,9 +289,119 @@ def load_experiment(path) -> Experiment:
         problems.append(f"study.json names {', '.join(missing)} as varied, but no trial's params.json has "
                         "them: trials from another space may be mixed in")
     metric, mode = selection_metric(study, trials)
-    for note in roles.notes:
-        problems.append(note)
+    problems += roles.notes
     return Experiment(root, study, trials, history, config_keys, roles, metric, mode, problems)
+
+
+def _study(root: Path, problems: list[str]) -> dict:
+    if (root / "study.json").exists():
+        return _read_json(root / "study.json", problems) or {}
+    problems.append("study.json is missing (not written by `python -m study.run`?): the question, the "
+                    "command and the collection summary are unknown, and hyperparameter roles are guessed "
+                    "from what varies")
+    return {}
+
+
+def _note_keys(config: dict, order: list[str]) -> None:
+    """Append the config's keys not seen yet, so columns keep the order trials first show them."""
+    order += [key for key in config if key not in order]
+
+
+def _complete_config(config: dict, final: dict | None) -> None:
+    """Fill what params.json left to the defaults: from the trial's resolved config (optimizer: null -> sgd),
+    then the trial config's defaults for the keys analysis needs."""
+    resolved = final.get("resolved_config") if final else None
+    if isinstance(resolved, dict):
+        for key, value in _flatten(resolved).items():
+            if config.get(key) is None:
+                config[key] = value
+    for key, value in DEFAULTS.items():
+        if config.get(key) is None:
+            config[key] = value
+
+
+def _trial_history(epochs: list[dict], trial_id: str) -> pd.DataFrame:
+    """The trial's epoch lines as a frame, one row per epoch (Ray's own keys left out)."""
+    hist = pd.DataFrame([{k: v for k, v in r.items() if k not in RAY_KEYS or k in ("time_total_s",)}
+                         for r in epochs if "epoch" in r])
+    if hist.empty:
+        return hist
+    hist["epoch"] = pd.to_numeric(hist["epoch"], errors="coerce")
+    # A trial restarted from a checkpoint reports its later epochs again: keep the latest of each.
+    hist = hist.dropna(subset=["epoch"]).drop_duplicates("epoch", keep="last").sort_values("epoch")
+    hist["epoch"] = hist["epoch"].astype(int)
+    hist = hist.reset_index(drop=True)
+    hist.insert(0, "trial_id", trial_id)
+    return hist
+
+
+def _best_epoch_metrics(hist: pd.DataFrame, final: dict | None, monitor: str, trial: str,
+                        problems: list[str]) -> dict:
+    """Epoch counts and the metrics of the best epoch by the trial's monitor (or as the trial reported)."""
+    row: dict = {"epochs": len(hist), "last_epoch": int(hist["epoch"].iloc[-1]) if len(hist) else None}
+    best = _best_epoch(hist, monitor) if len(hist) else None
+    reported_best = final.get("best_epoch") if final else None
+    if best is not None:
+        row["best_epoch"] = int(hist.loc[best, "epoch"])
+        for key in EPOCH_METRICS:
+            if key in hist.columns:
+                row[key] = hist.loc[best, key]
+    elif final:  # no epoch lines (progress only, or a trial that reports only at the end)
+        row["best_epoch"] = reported_best
+        row.update({k: final[k] for k in ("val_loss", "val_acc", "val_bacc") if k in final})
+    if final and best is not None and reported_best is not None and int(reported_best) != row["best_epoch"]:
+        problems.append(f"trial {trial}: best epoch by {monitor} in result.json is "
+                        f"{row['best_epoch']}, the trial reported {reported_best}; the tables use the "
+                        f"trial's own test metrics, taken at epoch {reported_best}")
+    return row
+
+
+def _final_metrics(final: dict, config: dict) -> dict:
+    """The final report's scalars: test metrics as they are, names a config key also has prefixed final_."""
+    row = {}
+    for key, value in final.items():
+        if key in RAY_KEYS or isinstance(value, (dict, list)) or key in ("val_loss", "val_acc", "val_bacc"):
+            continue
+        if key == "best_epoch":
+            row["reported_best_epoch"] = value
+        elif key in config or key in FINAL_ONLY:  # the final `feature_cache` ("hit") is not the config key (bool)
+            row[f"final_{key}"] = value
+        else:
+            row[key] = value
+    return row
+
+
+def _not_started(states: dict[str, dict], known: set[str], config_order: list[str]) -> list[dict]:
+    """Trials Ray knows of but has not started yet have no folder: pending (or errored before starting)."""
+    rows = []
+    for name, state in states.items():
+        if name in known or not isinstance(state.get("config"), dict):
+            continue
+        config = _flatten(state["config"])
+        _note_keys(config, config_order)
+        config.update({k: v for k, v in DEFAULTS.items() if config.get(k) is None})
+        status = "errored" if state.get("status") == "ERROR" else "pending"
+        rows.append({"trial_id": state.get("trial_id") or name, "trial": name, "status": status,
+                     "error": "failed before its folder was written" if status == "errored" else "",
+                     **config, "epochs": 0})
+    return rows
+
+
+def _mixing_problems(param_keys: dict[tuple, list[str]], any_trials: bool) -> list[str]:
+    """Signs that the folder holds trials of more than one space or run, or none at all."""
+    problems = []
+    if len(param_keys) > 1:
+        groups = "; ".join(f"{len(names)} trial(s) with keys {', '.join(keys) or '(none)'}"
+                           for keys, names in param_keys.items())
+        problems.append(f"the trials have different config keys, so they likely come from different spaces "
+                        f"or runs ({groups}); a key a trial lacks is left empty (or "
+                        "given its TrialConfig default where analysis needs it)")
+    prefixes = {_trainable_name(name) for names in param_keys.values() for name in names}
+    if len(prefixes) > 1:
+        problems.append(f"trial folders of different trainables are mixed here ({', '.join(sorted(prefixes))})")
+    if not any_trials:
+        problems.append("no trials have started yet: nothing but the study description to report")
+    return problems
 
 
 def _history(frames: list, config_keys: list[str]) -> pd.DataFrame:
