@@ -124,6 +124,40 @@ def _threads_for(inputs: _Inputs) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _checked_config(config: dict[str, Any]):
+    """The resolved config and the input size, once everything that needs no data is checked."""
+    cfg = resolve_config(config)
+    info = models.get_info(cfg.model)
+    size = models.input_size(cfg.model, cfg.image_size)
+    models.check_mode(info, cfg.mode, cfg.trainable_blocks)
+    if cfg.weights not in ("imagenet", "none") and not Path(cfg.weights).expanduser().exists():
+        raise TrialError(f"weights={cfg.weights!r} is neither 'imagenet', 'none' nor an existing checkpoint")
+    return cfg, size
+
+
+def _split(cfg, collection: Collection, cache_dir: Path):
+    """The task's table (pruned, split) and each split's row positions in it."""
+    task = prepare_task(collection, cfg.task, min_per_class=cfg.min_per_class, top_k=cfg.top_k,
+                        split=cfg.split_fractions, split_seed=cfg.split_seed, cache_dir=cache_dir)
+    frame = task.frame.reset_index(drop=True)
+    rows = {s: np.flatnonzero(frame["split"].to_numpy() == s) for s in ("train", "val", "test")}
+    if len(rows["val"]) == 0:
+        raise TrialError(f"split={cfg.split!r} leaves no validation images to monitor {cfg.monitor}; give val a fraction")
+    return task, frame, rows
+
+
+def _epoch(epoch: int, inputs: _Inputs, train, val, optimizer, device: torch.device, k: int) -> dict:
+    """One epoch of training, then validation: the per-epoch metrics of docs/contracts.md."""
+    start = time.perf_counter()
+    fit = engine.train_one_epoch(inputs.net, train, optimizer, device, inputs.train_prepare)
+    scores = engine.evaluate(inputs.net, val, k, device, inputs.eval_prepare)
+    return {
+        "epoch": epoch, "train_loss": fit["loss"], "train_acc": fit["acc"], "val_loss": scores["loss"],
+        "val_acc": scores["acc"], "val_bacc": scores["bacc"], "epoch_time_s": time.perf_counter() - start,
+        "train_images_per_s": fit["images"] / max(fit["seconds"], 1e-9),
+    }
+
+
 def run_trial(
     config: dict[str, Any],
     on_epoch: Callable[[dict, dict], None] | None = None,
@@ -132,21 +166,11 @@ def run_trial(
     collection: Collection | None = None,
     on_end: Callable[[dict, dict], None] | None = None,
 ) -> dict:
-    cfg = resolve_config(config)
-    info = models.get_info(cfg.model)
-    size = models.input_size(cfg.model, cfg.image_size)
-    models.check_mode(info, cfg.mode, cfg.trainable_blocks)
-    if cfg.weights not in ("imagenet", "none") and not Path(cfg.weights).expanduser().exists():
-        raise TrialError(f"weights={cfg.weights!r} is neither 'imagenet', 'none' nor an existing checkpoint")
+    cfg, size = _checked_config(config)
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     if collection is None:
         collection = read_collection(cfg.collection, cfg.data_root or None, cache_dir=cache_dir)
-    task = prepare_task(collection, cfg.task, min_per_class=cfg.min_per_class, top_k=cfg.top_k,
-                        split=cfg.split_fractions, split_seed=cfg.split_seed, cache_dir=cache_dir)
-    frame = task.frame.reset_index(drop=True)
-    rows = {s: np.flatnonzero(frame["split"].to_numpy() == s) for s in ("train", "val", "test")}
-    if len(rows["val"]) == 0:
-        raise TrialError(f"split={cfg.split!r} leaves no validation images to monitor {cfg.monitor}; give val a fraction")
+    task, frame, rows = _split(cfg, collection, cache_dir)
     k = len(task.classes)
 
     engine.seed_everything(cfg.seed)  # before building: weights=none draws its init from here
@@ -182,20 +206,14 @@ def run_trial(
             generator = epoch_generator(cfg.seed, epoch)
             if inputs.train_prepare is not None:
                 inputs.train_prepare.generator = generator  # this epoch's crops and flips
-            start = time.perf_counter()
-            fit = engine.train_one_epoch(inputs.net, loader("train", generator), optimizer, device, inputs.train_prepare)
-            val = engine.evaluate(inputs.net, loader("val", batch=EVAL_BATCH), k, device, inputs.eval_prepare)
-            metrics = {
-                "epoch": epoch, "train_loss": fit["loss"], "train_acc": fit["acc"], "val_loss": val["loss"],
-                "val_acc": val["acc"], "val_bacc": val["bacc"], "epoch_time_s": time.perf_counter() - start,
-                "train_images_per_s": fit["images"] / max(fit["seconds"], 1e-9),
-            }
+            metrics = _epoch(epoch, inputs, loader("train", generator), loader("val", batch=EVAL_BATCH), optimizer,
+                             device, k)
             stopper.step(metrics[cfg.monitor], epoch, trainable.state_dict,
                          {key: metrics[key] for key in ("val_loss", "val_acc", "val_bacc")})
             # NaN weights never come back: stop, test the best epoch before it, and say so in `final`
-            diverged = not math.isfinite(fit["loss"])
+            diverged = not math.isfinite(metrics["train_loss"])
             if diverged:
-                print(f"notice: {cfg.model} {cfg.mode} diverged in epoch {epoch} (train loss {fit['loss']}); "
+                print(f"notice: {cfg.model} {cfg.mode} diverged in epoch {epoch} (train loss {metrics['train_loss']}); "
                       f"stopping and testing epoch {stopper.best_epoch}'s weights. A lower lr may help.",
                       file=sys.stderr)
             stopped = stopper.should_stop or diverged
