@@ -99,3 +99,37 @@ def test_head_from_cache_equals_head_through_frozen_backbone(tmp_path, optimizer
     for key, value in from_cache.items():
         torch.testing.assert_close(value, through_backbone[f"head.{key}"], rtol=1e-5, atol=1e-6)
     assert not torch.equal(from_cache["weight"], head_start["weight"])  # it did train
+
+
+def test_a_store_per_pixel_format(tmp_path, monkeypatch):
+    """Features are computed from the image cache's pixels: a new pixel format is a new store."""
+    from study.data import images as image_cache
+
+    before = FeatureStore(tmp_path, _key()).root
+    monkeypatch.setattr(image_cache, "FORMAT", image_cache.FORMAT + 1)
+    assert FeatureStore(tmp_path, _key()).root != before
+
+
+def test_an_image_changed_on_disk_gets_new_features(demo_root, tmp_path, capsys):
+    """Rewriting one image file: the next off-the-shelf trial recomputes that image's features, and
+    only that one, as a fine-tune trial would decode its new pixels (the image cache checks size and mtime)."""
+    import shutil
+
+    from PIL import Image
+
+    from study.data import prepare_task, read_collection
+    from study.trial.run_trial import run_trial
+
+    root = shutil.copytree(demo_root, tmp_path / "demo")
+    config = {"collection": "demo", "data_root": str(root), "task": "material", "model": "tiny_cnn",
+              "weights": "none", "mode": "off_the_shelf", "image_size": 32, "max_epochs": 1,
+              "cache_dir": str(tmp_path / "cache")}
+    assert run_trial(config)["feature_cache"] == "miss"
+    assert run_trial(config)["feature_cache"] == "hit"
+    capsys.readouterr()
+    frame = prepare_task(read_collection("demo", root, cache_dir=tmp_path / "cache"), "material").frame
+    path = frame["path"].iloc[0]
+    with Image.open(path) as image:
+        Image.fromarray(255 - np.asarray(image.convert("RGB"))).save(path, format="JPEG", quality=80)
+    assert run_trial(config)["feature_cache"] == "miss"
+    assert "tiny_cnn features of 1 images" in capsys.readouterr().err

@@ -3,9 +3,12 @@
 With the backbone frozen (and in eval mode) and no augmentation, an image's pooled feature vector
 never changes, so it is computed once and every epoch costs a linear layer instead of a backbone
 pass (`python -m study.bench` measures the speed-up). Features belong to images, not to tasks: the
-store is keyed by (backbone, a hash of its weights, input size, normalisation, collection), and holds
-one row per image id, so the tasks and label cutoffs of one collection share it; a task whose images
-are partly there computes only the rest.
+store is keyed by (backbone, a hash of its weights, input size, normalisation, collection, the image
+cache's pixel format), and holds one row per image, so the tasks and label cutoffs of one collection
+share it; a task whose images are partly there computes only the rest. A row's key is the image id
+with its file's size and mtime (`row_keys`): the image cache decodes a file that changed on disk
+again, and so must this cache, or off-the-shelf trials would train on the old file's features while
+fine-tune trials see the new pixels.
 
 Layout: `<cache_dir>/features/<key>/` holds `meta.json` (what the key stands for) and shards
 `<hash>.npy` (float32 rows) + `<hash>.ids.json` (their image ids). A shard is written to a temporary
@@ -29,6 +32,8 @@ from filelock import FileLock
 from torch import nn
 from tqdm import tqdm
 
+from study.data import images as image_cache
+from study.data.readable import file_stat
 from study.trial.engine import autocast, to_device
 from study.trial.transforms import ToInput
 
@@ -45,8 +50,15 @@ def backbone_fingerprint(backbone: nn.Module) -> str:
 
 def store_key(*, model: str, fingerprint: str, size: int, mean: Sequence[float], std: Sequence[float],
               collection_key: str) -> dict:
+    # "pixels": features are computed from the image cache's pixels, so a change in how it decodes
+    # and resizes (its FORMAT) must not reuse features of the old pixels.
     return {"model": model, "weights": fingerprint, "size": size, "mean": list(mean), "std": list(std),
-            "collection": collection_key}
+            "collection": collection_key, "pixels": image_cache.FORMAT}
+
+
+def row_keys(image_ids: Sequence[str], paths: Sequence[str]) -> list[str]:
+    """One key per image: its id and its file's (size, mtime_ns), as the image cache checks freshness."""
+    return [f"{image_id}@{':'.join(map(str, file_stat(path) or (0, 0)))}" for image_id, path in zip(image_ids, paths)]
 
 
 @torch.no_grad()

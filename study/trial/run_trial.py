@@ -33,7 +33,7 @@ from study.trial import engine, models
 from study.config import default_cache_dir, resolve_config
 from study.data import Collection, load_images, prepare_task, read_collection
 from study.errors import StudyError
-from study.trial.features import FeatureStore, backbone_fingerprint, extract, store_key
+from study.trial.features import FeatureStore, backbone_fingerprint, extract, row_keys, store_key
 from study.trial.transforms import ArrayDataset, ToInput, epoch_batches, epoch_generator, make_loader
 from study.trial.weights import WeightsNotFound
 
@@ -103,7 +103,7 @@ def _inputs(cfg, model: models.TransferModel, size: int, fingerprint: str, colle
         pixels = load_images(collection, frame.iloc[missing], size, cache_dir=cache_dir)
         return extract(model.backbone, pixels, to_input, device, EVAL_BATCH, desc=f"{cfg.model} features")
 
-    features, status = store.get_or_compute(frame["image_id"].tolist(), compute)
+    features, status = store.get_or_compute(row_keys(frame["image_id"].tolist(), frame["path"].tolist()), compute)
     return _Inputs(ArrayDataset(torch.from_numpy(features), labels), model.head, None, None, status, images=False)
 
 
