@@ -1,6 +1,7 @@
 """The demo collection: deterministic, read back exactly by the rijksmuseum reader, long-tailed, and learnable."""
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -101,3 +102,18 @@ def test_ensure_demo_writes_once_and_read_collection_uses_it(tmp_path, monkeypat
     assert demo_module.ensure_demo(tmp_path) == first and (first / "demo.json").stat().st_mtime_ns == written
     collection = read_collection("demo", None, cache_dir=tmp_path)
     assert collection.name == "demo" and collection.root == first.resolve() and len(collection) == 12
+
+
+@pytest.mark.parametrize("change", ["titles", "painter"])
+def test_a_changed_generator_writes_a_new_cached_demo(tmp_path, monkeypatch, change):
+    """The cached demo's folder is named by what the generator writes, not by a number someone must bump."""
+    monkeypatch.setattr(demo_module, "DEFAULT_IMAGES", 12)
+    old = demo_module.ensure_demo(tmp_path)
+    if change == "titles":
+        monkeypatch.setattr(demo_module, "TITLES", ["Zonder titel"])
+    else:
+        painter = demo_module.paint
+        monkeypatch.setattr(demo_module, "paint", lambda *a: 255 - painter(*a))
+    new = demo_module.ensure_demo(tmp_path)
+    assert new != old and (new / "demo.json").is_file()
+    assert json.loads((new / "demo.json").read_text())["fingerprint"] == demo_module.fingerprint(12, 0)

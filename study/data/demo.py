@@ -14,6 +14,7 @@ study (30 trials) near ten minutes on two CPU cores.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -34,6 +35,7 @@ from study.data.parallel import check_not_bootstrapping
 VERSION = 1  # bump when the output changes, so ensure_demo rebuilds instead of reusing an old demo
 DEFAULT_IMAGES = 1200
 MARKER = "demo.json"
+FINGERPRINT_RECORDS = 24  # records hashed byte for byte into the cached demo's folder name (see fingerprint)
 
 # Each task: head classes (long tail by a power law) and tail classes with fixed sizes of 1 and 2
 # images, which the rare-class rule must drop (a class needs n_train >= 1 after one val and one test).
@@ -141,6 +143,34 @@ def _style_index(rng: np.random.Generator, label, classes: list[str]) -> int:
     return classes.index(label)
 
 
+def _record(seed: int, i: int, labels: tuple) -> tuple[str, str, bytes]:
+    """Record i of the demo: (file stem, Dublin Core XML, JPEG bytes)."""
+    material, kind, artist = labels
+    rng = np.random.default_rng([seed, 1, i])  # one stream per image: files do not depend on each other
+    identifier = object_number(rng, kind)
+    xml = record_xml(rng, identifier, material, kind, artist)
+    height, width = (int(v) for v in rng.integers(96, 129, size=2))
+    pixels = paint(rng, height, width, _style_index(rng, material, MATERIALS + MATERIAL_TAIL),
+                   _style_index(rng, kind, TYPES + TYPE_TAIL), _style_index(rng, artist, ARTISTS + ARTIST_TAIL))
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+    return f"{i + 1:07d}_{identifier}", xml, buffer.getvalue()
+
+
+def fingerprint(images: int = DEFAULT_IMAGES, seed: int = 0) -> str:
+    """A short hash of what write_demo(images, seed) would write: every label, and the first
+    FINGERPRINT_RECORDS records byte for byte (~0.1 s). It names the cached demo's folder, so a change
+    to the generator (its class lists, styles, painter, or Pillow's JPEG encoder) writes a new demo
+    instead of silently reusing one made by the old code, whether or not VERSION was bumped."""
+    digest = hashlib.sha1(f"{VERSION}:{images}:{seed}".encode())
+    labels = sample_labels(images, seed)
+    digest.update(repr(labels).encode())
+    for i in range(min(images, FINGERPRINT_RECORDS)):
+        stem, xml, jpeg = _record(seed, i, labels[i])
+        digest.update(stem.encode() + xml.encode() + jpeg)
+    return digest.hexdigest()[:12]
+
+
 def write_demo(out: Path, images: int = DEFAULT_IMAGES, seed: int = 0) -> Path:
     """Write a demo collection of `images` records to `out` (created; an earlier demo there is replaced)."""
     out = Path(out)
@@ -153,18 +183,12 @@ def write_demo(out: Path, images: int = DEFAULT_IMAGES, seed: int = 0) -> Path:
     work.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache's demo from other users
     (work / "jpg2").mkdir()
     (work / "xml2").mkdir()
-    for i, (material, kind, artist) in enumerate(sample_labels(images, seed)):
-        rng = np.random.default_rng([seed, 1, i])  # one stream per image: files do not depend on each other
-        identifier = object_number(rng, kind)
-        stem = f"{i + 1:07d}_{identifier}"
-        (work / "xml2" / f"{stem}.xml").write_text(record_xml(rng, identifier, material, kind, artist), "utf-8")
-        height, width = (int(v) for v in rng.integers(96, 129, size=2))
-        pixels = paint(rng, height, width, _style_index(rng, material, MATERIALS + MATERIAL_TAIL),
-                       _style_index(rng, kind, TYPES + TYPE_TAIL), _style_index(rng, artist, ARTISTS + ARTIST_TAIL))
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
-        (work / "jpg2" / f"{stem}.jpg").write_bytes(buffer.getvalue())
-    marker = {"generator": "artstudy demo", "version": VERSION, "images": images, "seed": seed}
+    for i, labels in enumerate(sample_labels(images, seed)):
+        stem, xml, jpeg = _record(seed, i, labels)
+        (work / "xml2" / f"{stem}.xml").write_text(xml, "utf-8")
+        (work / "jpg2" / f"{stem}.jpg").write_bytes(jpeg)
+    marker = {"generator": "artstudy demo", "version": VERSION, "fingerprint": fingerprint(images, seed),
+              "images": images, "seed": seed}
     (work / MARKER).write_text(json.dumps(marker, indent=1) + "\n")
     _replace(work, out)
     return out
@@ -185,7 +209,7 @@ def ensure_demo(cache_dir: str | Path | None = None) -> Path:
     """The default demo (seed 0) in the cache folder, written on first use; safe when trials race for it."""
     check_not_bootstrapping()  # before the lock, which a re-imported script's worker would wait on forever
     base = Path(cache_dir or default_cache_dir()) / "demo"
-    out = base / f"v{VERSION}-seed0-{DEFAULT_IMAGES}"
+    out = base / f"v{VERSION}-{fingerprint(DEFAULT_IMAGES, 0)}-seed0-{DEFAULT_IMAGES}"
     writable_folder(base, "the demo collection")
     with FileLock(str(out) + ".lock"):
         if not (out / MARKER).is_file():
