@@ -145,3 +145,31 @@ def test_a_diverging_trial_stops_and_says_so(demo, capsys):
     assert final["diverged"] is True and final["epochs_run"] == len(seen) < 5
     assert not math.isfinite(seen[-1]["train_loss"])
     assert 0.0 <= final["test_acc"] <= 1.0 and "diverged in epoch" in capsys.readouterr().err
+
+
+def test_loader_workers_start_once_per_trial_without_fork(demo, tmp_path):
+    """num_workers > 0: the same results as reading in-process, from worker processes started once for the
+    whole trial (persistent: the same ones at every epoch) by the data layer's start method, never a fork
+    of this process with its torch threads, and gone when the trial returns."""
+    import multiprocessing
+    import os
+
+    import psutil
+
+    from study.data.parallel import START_METHOD
+
+    def workers():
+        return {p.pid: psutil.Process(p.pid).ppid() for p in multiprocessing.active_children()}
+
+    before = set(workers())
+    seen = []
+    config = dict(mode="fine_tune", task="material", max_epochs=3, patience=3, seed=1)
+    with_workers = _run(demo, tmp_path, num_workers=2, **config,
+                        on_epoch=lambda m, s: seen.append({p: pp for p, pp in workers().items() if p not in before}))
+    assert len(seen[0]) == 2 and seen == [seen[0]] * 3  # two workers, the same two at every epoch
+    if START_METHOD == "forkserver":  # children of the fork server, not of this process
+        assert os.getpid() not in seen[0].values()
+    assert set(workers()) - before == set()
+    in_process = _run(demo, tmp_path, **config)
+    for key in ("test_acc", "val_loss", "best_epoch"):
+        assert with_workers[key] == in_process[key]

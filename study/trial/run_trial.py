@@ -183,10 +183,14 @@ def run_trial(
     inputs = _inputs(cfg, model, size, fingerprint, collection, frame, cache_dir, device)
     workers = cfg.num_workers if inputs.images else 0  # cached features are in memory already
 
+    # One loader for every pass of the trial, so its worker processes (if any) start once
+    shared_loader = make_loader(inputs.dataset, num_workers=workers, pin_memory=device.type == "cuda")
+
     def loader(split: str, generator: torch.Generator | None = None, batch: int = cfg.batch_size):
         idx = rows[split]
-        batches = [torch.from_numpy(idx[b.numpy()]) for b in epoch_batches(len(idx), batch, generator)]
-        return make_loader(inputs.dataset, batches, workers, pin_memory=device.type == "cuda")
+        shared_loader.sampler.batches = [torch.from_numpy(idx[b.numpy()])
+                                         for b in epoch_batches(len(idx), batch, generator)]
+        return shared_loader
 
     # what training changes, and so what a checkpoint must hold: the head alone when the backbone is frozen
     trainable = model.head if frozen else model

@@ -16,7 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from study.data.parallel import START_METHOD
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -84,10 +86,36 @@ def _memmap_location(a: object) -> tuple[str, str, tuple, int] | None:
     return a.filename, a.dtype.str, a.shape, start + (a.ctypes.data - mapped.ctypes.data)
 
 
-def make_loader(dataset: ArrayDataset, batches: Sequence[torch.Tensor], num_workers: int = 0,
+class EpochBatches(Sampler):
+    """The index batches of the pass about to run, replaced before each pass (`loader.sampler.batches = ...`).
+
+    A DataLoader draws from its sampler in the calling process, so one loader, and with it one set of
+    persistent worker processes, serves every epoch and every split of a trial.
+    """
+
+    def __init__(self, batches: Sequence[torch.Tensor] = ()) -> None:
+        self.batches = list(batches)
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def make_loader(dataset: ArrayDataset, batches: Sequence[torch.Tensor] = (), num_workers: int = 0,
                 pin_memory: bool = False) -> DataLoader:
+    """A loader over `dataset` whose sampler is an EpochBatches: set `.sampler.batches` before each pass.
+
+    Workers are started once and kept (persistent), not once per pass, and never forked from this
+    process, whose torch threads a fork would copy in a locked state: they start as the data layer's
+    own worker pools do (study/data/parallel.py, a fork server where there is one) and reopen the
+    image cache's memory map (ArrayDataset.__getstate__) instead of receiving a copy of it.
+    """
+    workers = {"multiprocessing_context": START_METHOD, "persistent_workers": True} if num_workers > 0 else {}
     # batch_size=None: each "sample" the sampler yields is a whole batch of indices
-    return DataLoader(dataset, batch_size=None, sampler=batches, num_workers=num_workers, pin_memory=pin_memory)
+    return DataLoader(dataset, batch_size=None, sampler=EpochBatches(batches), num_workers=num_workers,
+                      pin_memory=pin_memory, **workers)
 
 
 class ToInput:
