@@ -129,6 +129,16 @@ def test_per_cell_search_hands_out_every_cell_equally():
     assert sorted(c["model"] for c in configs) == ["a", "a", "b", "b", "c", "c"]
     assert all(1e-4 <= c["lr"] <= 1e-1 and c["batch_size"] in (16, 32) for c in configs)
     search.on_trial_complete("t0", {"val_acc": 0.5, "training_iteration": 1})
+    # the result reached the Optuna study of t0's cell, and only that one (OptunaSearch keeps its study
+    # in `_ot_study`, Ray's private name: this fails if that changes)
+    import optuna
+
+    def finished(i):
+        return [(t.state, t.value) for t in search._searcher(i)._ot_study.trials if t.state.is_finished()]
+
+    cell = search._cell_of["t0"]
+    assert finished(cell) == [(optuna.trial.TrialState.COMPLETE, 0.5)]
+    assert all(finished(i) == [] for i in range(3) if i != cell)
 
 
 def test_cross_collection_is_two_stages():

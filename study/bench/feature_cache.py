@@ -56,7 +56,8 @@ def feature_cache_speedup(model: str = "resnet18", size: int = 64, images: int =
         off_s, off = timed(feature_cache=False)
     return {
         "what": "feature cache", "model": model, "image_size": size, "images": len(frame), "epochs": epochs,
-        "weights_used": cold["weights_used"], "feature_cache": [cold["feature_cache"], warm["feature_cache"]],
+        "weights_used": cold["weights_used"],
+        "feature_cache": [cold["feature_cache"], warm["feature_cache"], off["feature_cache"]],
         "uncached_s": round(off_s, 2), "cached_cold_s": round(cold_s, 2), "cached_warm_s": round(warm_s, 2),
         "speedup_cold": round(off_s / cold_s, 1), "speedup_warm": round(off_s / warm_s, 1),
         "test_acc_cached": cold["test_acc"], "test_acc_uncached": off["test_acc"],
