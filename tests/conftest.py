@@ -45,3 +45,41 @@ def real_experiment(demo_root, tmp_path_factory):
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, f"the smoke run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return storage / "smoke"
+
+
+def _report_holds_the_trials_numbers(experiment, report):
+    """What `report` (written from the Ray folder `experiment`) says, against each trial's own result.json:
+    one row per trial with its final test accuracy, each epoch's val_acc, and the isolation table's test
+    accuracy per scientific cell, in the CSVs and in report.md."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    finals, epochs = {}, {}
+    for trial in Path(experiment).iterdir():
+        if (trial / "result.json").is_file():
+            lines = [json.loads(x) for x in (trial / "result.json").read_text().splitlines() if x.strip()]
+            finals[trial.name] = {**json.loads((trial / "params.json").read_text()),
+                                  **next(r for r in lines if "test_acc" in r)}
+            epochs[trial.name] = [(r["epoch"], r["val_acc"]) for r in lines if "epoch" in r]
+    assert finals, f"no trial folders in {experiment}"
+    trials = pd.read_csv(Path(report) / "data" / "trials.csv").set_index("trial")
+    assert sorted(trials.index) == sorted(finals)
+    history = pd.read_csv(Path(report) / "data" / "history.csv")
+    md = (Path(report) / "report.md").read_text()
+    isolation = pd.read_csv(Path(report) / "tables" / "isolation.csv")
+    for name, final in finals.items():
+        assert trials.loc[name, "test_acc"] == pytest.approx(final["test_acc"])
+        assert trials.loc[name, "status"] == "finished"
+        mine = history[history["trial_id"] == trials.loc[name, "trial_id"]].sort_values("epoch")
+        assert mine["epoch"].tolist() == [e for e, _ in epochs[name]]
+        assert mine["val_acc"].tolist() == pytest.approx([v for _, v in epochs[name]])
+        (row,) = isolation[isolation["mode"] == final["mode"]].itertuples()  # smoke: one trial per mode
+        assert row.test_acc_mean == pytest.approx(100 * final["test_acc"]) and row.test_acc_n == 1
+        assert f"{100 * final['test_acc']:.2f} (n=1)" in md
+
+
+@pytest.fixture(scope="session")
+def report_holds_the_trials_numbers():
+    return _report_holds_the_trials_numbers
