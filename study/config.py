@@ -17,6 +17,7 @@ analysis read them from here; nothing restates one. Pure Python on purpose: anal
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,42 +124,81 @@ def parse_split(text: str) -> tuple[float, float, float]:
         parts = tuple(float(p) for p in str(text).split(","))
     except ValueError:
         parts = ()
-    if len(parts) != 3 or min(parts) < 0 or abs(sum(parts) - 1.0) > 1e-6 or parts[0] <= 0:
+    if (len(parts) != 3 or not all(math.isfinite(p) and p >= 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6
+            or parts[0] <= 0):
         raise ConfigError(f"split={text!r}: give three fractions train,val,test that sum to 1, e.g. 0.8,0.1,0.1")
     return parts  # type: ignore[return-value]
 
 
+# What a command line (or an old params.json) writes for "no value": only keys that may be None
+# (the per-mode optimiser settings) read it so; for any other key it is an ordinary string, as
+# `weights=none` (random initialisation) must be.
+NULLS = ("none", "null")
+# Seeds feed numpy (which takes 0 .. 2**32-1) and torch generators seeded with seed * 1_000_003 + epoch
+# (study/trial/transforms.py), which must stay below 2**63.
+SEED_MAX = 2**32 - 1
+_ALLOWED = {"int": "a whole number, e.g. 3", "float": "a finite number, e.g. 0.001",
+            "bool": "true or false (also 1/0, yes/no, on/off)", "str": "text"}
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            value = float(text)  # "1e3" is a whole number written as a float
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise ValueError  # 1.5, nan, inf, and 1e400 (which float() reads as inf)
+    return int(value)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    number = float(value.strip() if isinstance(value, str) else value)
+    if not math.isfinite(number):
+        raise ValueError  # nan and inf train nothing: refused here, not after a NaN first epoch
+    return number
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError
+
+
 def coerce_value(key: str, value: Any) -> Any:
-    """Turn `value` (often a string from the command line) into `key`'s type, or raise ConfigError."""
+    """Turn `value` (often a string from the command line) into `key`'s type, or raise ConfigError
+    with one line naming the key, the value and what the key takes."""
     if key not in _TYPES:
         raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(CONFIG_KEYS)}")
     kind = _TYPES[key]
-    if value is None:
-        if "None" in kind:
-            return None
-        raise ConfigError(f"{key} cannot be empty")
+    nullable = "None" in kind
     base = kind.replace(" | None", "")
+    if nullable and isinstance(value, str) and value.strip().lower() in NULLS:
+        value = None
+    if value is None:
+        if nullable:
+            return None
+        raise ConfigError(f"{key} cannot be empty: give {_ALLOWED[base]}")
     try:
         if base == "bool":
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
+            return _to_bool(value)
         if base == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
+            return _to_int(value)
         if base == "float":
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
+            return _to_float(value)
         return str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key}={value!r} is not a valid {base}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{key}={value!r} is not a valid {base}: give {_ALLOWED[base]}") from None
 
 
 def resolve_config(overrides: dict[str, Any] | None = None) -> TrialConfig:
@@ -189,13 +229,17 @@ def _check(cfg: TrialConfig) -> None:
     parse_split(cfg.split)
     for key in ("lr",):
         if getattr(cfg, key) <= 0:
-            raise ConfigError(f"{key} must be positive, got {getattr(cfg, key)}")
+            raise ConfigError(f"{key}={getattr(cfg, key)!r} must be positive")
     for key in ("batch_size", "max_epochs"):
         if getattr(cfg, key) < 1:
-            raise ConfigError(f"{key} must be at least 1, got {getattr(cfg, key)}")
-    for key in ("weight_decay", "patience", "image_size", "trainable_blocks", "min_per_class", "top_k", "num_workers"):
+            raise ConfigError(f"{key}={getattr(cfg, key)!r} must be at least 1")
+    for key in ("weight_decay", "momentum", "patience", "image_size", "trainable_blocks", "min_per_class", "top_k",
+                "num_workers"):
         if getattr(cfg, key) < 0:
-            raise ConfigError(f"{key} cannot be negative, got {getattr(cfg, key)}")
+            raise ConfigError(f"{key}={getattr(cfg, key)!r} cannot be negative")
+    for key in ("seed", "split_seed"):
+        if not 0 <= getattr(cfg, key) <= SEED_MAX:
+            raise ConfigError(f"{key}={getattr(cfg, key)!r} must be between 0 and {SEED_MAX}")
     if cfg.top_k == 1:
         raise ConfigError("top_k=1 leaves one class: nothing to classify; use 0 (off) or at least 2")
     if cfg.nesterov and cfg.optimizer == "sgd" and not cfg.momentum:

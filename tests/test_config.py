@@ -2,12 +2,14 @@
 old params.json means, and that the spaces and analysis read the trial config instead of restating it."""
 
 import json
+import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from study.config import DEMO_BUDGET, PAPER_RECIPE, ConfigError, TrialConfig, resolve_config
+from study.config import (CONFIG_KEYS, DEMO_BUDGET, PAPER_RECIPE, ConfigError, TrialConfig, coerce_value,
+                          resolve_config)
 
 # The paper (Sabatelli et al. 2018, section 3): RMSprop without momentum off the shelf, Nesterov SGD
 # with momentum 0.9 fine-tuned; a named optimiser fills what it leaves open the same way.
@@ -52,3 +54,69 @@ def test_spaces_and_analysis_read_the_declaration_not_a_copy():
 
     assert get_space("grid_paper").fixed is PAPER_RECIPE and get_space("grid_paper").demo is DEMO_BUDGET
     assert all(getattr(TrialConfig, k) == v for k, v in DEFAULTS.items())
+
+
+# ---------------------------------------------------------------- every --set value: valid, or one line
+SET_KEYS = [k for k in CONFIG_KEYS if k not in ("collection", "data_root")]  # those two come from --data/--collection
+AWKWARD = ["none", "None", "null", "nan", "NaN", "inf", "-inf", "1e400", "-1e400", "1e3", "1.5", "1.0", "0", "-1",
+           "", " ", "true", "yes", "off", "0.8,0.1,0.1", "nan,0.5,0.5", "0.8,0.1", str(2**64), "9" * 5000,
+           "４２", "1_000", "0x10"]
+VALUES = st.one_of(st.sampled_from(AWKWARD), st.text(max_size=12), st.integers().map(str),
+                   st.floats(allow_nan=True, allow_infinity=True).map(repr),
+                   st.from_regex(r"-?\d{1,4}(\.\d{0,3})?(e-?\d{1,3})?", fullmatch=True))
+PYTHON_TYPE = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+@given(key=st.sampled_from(SET_KEYS), text=VALUES)
+@settings(max_examples=400, deadline=None)
+def test_every_set_value_is_valid_or_one_line_naming_key_value_and_what_is_allowed(key, text):
+    from study.run.cli import parse_sets
+
+    try:
+        cfg = resolve_config(parse_sets([f"{key}={text}"]))
+    except ConfigError as err:
+        message = str(err)
+        assert "\n" not in message and "\r" not in message
+        assert message.startswith(f"{key}=") or message.startswith(f"{key} cannot be empty"), message
+        try:  # the value as typed, or as read (1e3 -> 1000) when only a later check refused it
+            shown = [repr(text), repr(coerce_value(key, text))]
+        except ConfigError:
+            shown = [repr(text)]
+        assert any(s in message for s in shown), message
+        assert any(w in message for w in ("give", "choose", "must", "cannot", "needs", "leaves")), message
+        return
+    value = getattr(cfg, key)
+    assert type(value) is PYTHON_TYPE[str(TrialConfig.__dataclass_fields__[key].type).replace(" | None", "")]
+    if isinstance(value, float):
+        assert math.isfinite(value)
+    if key == "split":
+        assert all(math.isfinite(p) for p in cfg.split_fractions)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("max_epochs=1e400", "max_epochs='1e400' is not a valid int: give a whole number"),
+    ("max_epochs=2.5", "max_epochs='2.5' is not a valid int"),
+    ("lr=nan", "lr='nan' is not a valid float: give a finite number"),
+    ("lr=inf", "lr='inf' is not a valid float"),
+    ("weight_decay=nan", "weight_decay='nan' is not a valid float"),
+    ("weight_decay=-1", "weight_decay=-1.0 cannot be negative"),
+    ("momentum=-0.5", "momentum=-0.5 cannot be negative"),
+    ("seed=-1", "seed=-1 must be between 0 and 4294967295"),
+    ("split=nan,0.5,0.5", "split='nan,0.5,0.5': give three fractions"),
+])
+def test_values_no_trial_could_use_are_refused(text, expected):
+    from study.run.cli import parse_sets
+
+    with pytest.raises(ConfigError) as err:
+        resolve_config(parse_sets([text]))
+    assert expected in str(err.value)
+
+
+def test_weights_none_is_random_initialisation_and_none_resets_only_nullable_keys():
+    from study.run.cli import parse_sets
+
+    assert parse_sets(["weights=none"]) == {"weights": "none"}
+    assert resolve_config(parse_sets(["weights=none"])).weights == "none"
+    assert parse_sets(["optimizer=none", "momentum=null"]) == {"optimizer": None, "momentum": None}
+    assert resolve_config(parse_sets(["mode=fine_tune", "optimizer=None"])).optimizer == "sgd"
+    assert parse_sets(["task=none"]) == {"task": "none"}  # a string key keeps the word

@@ -97,6 +97,8 @@ EARLY = {
     "unknown space": (["--space", "grid_papers"], "invalid choice: 'grid_papers' (choose from 'cross_collection'"),
     "unknown key": (["--space", "smoke", "--set", "learning_rate=0.1"], "known keys: collection, data_root"),
     "wrong type": (["--space", "smoke", "--set", "max_epochs=lots"], "max_epochs='lots' is not a valid int"),
+    "overflow": (["--space", "smoke", "--set", "max_epochs=1e400"], "max_epochs='1e400' is not a valid int"),
+    "not a number": (["--space", "smoke", "--set", "lr=nan"], "lr='nan' is not a valid float: give a finite number"),
     "not that collection": (["--space", "smoke", "--data", "TMP", "--collection", "rijksmuseum"],
                             "is not a rijksmuseum collection"),
 }

@@ -225,11 +225,12 @@ def test_dry_run_count_is_the_grid_size(name, demo_root, capsys):
 
 
 def test_dry_run_through_the_command_line(demo_root):
-    argv = dry_run_argv("grid_paper", demo_root, "--seeds", "2", "--set", "model=resnet50")
+    argv = dry_run_argv("grid_paper", demo_root, "--seeds", "2", "--set", "model=resnet50", "weights=none")
     out = subprocess.run([sys.executable, "-m", "study.run", *argv], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert re.search(r"^12 trials$", out.stdout, re.M) and "seed=1" in out.stdout and "vgg19" not in out.stdout
     assert re.search(r"^  shared: .*model=resnet50", out.stdout, re.M)  # pinned: printed once
+    assert re.search(r"^  shared: .*weights=none", out.stdout, re.M)  # the README's random-init switch
     assert len(re.findall(r"^ +\d+  mode=", out.stdout, re.M)) == 12
 
 

@@ -87,7 +87,7 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
             raise ConfigError(f"--set takes KEY=VALUE, got {item!r}; known keys: {', '.join(CONFIG_KEYS)}")
         if key in ("collection", "data_root"):
             raise ConfigError(f"--set {key}: name the collection with --data DIR --collection C")
-        out[key] = coerce_value(key, None if value.lower() in ("none", "null") else value)
+        out[key] = coerce_value(key, value)
     return out
 
 
