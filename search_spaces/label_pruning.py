@@ -22,7 +22,8 @@ def class_ladder(ctx: Context, base: dict) -> list[int]:
     """
     if ctx.count_classes is None:
         raise StudyError("label_pruning needs the collection to size its ladder")
-    full = ctx.count_classes(base["collection"], base["data_root"], base["task"], int(base["min_per_class"]))
+    full = ctx.count_classes(base["collection"], base["data_root"], base["task"], int(base["min_per_class"]),
+                             str(base["split"]))
     if full < 2:
         raise StudyError(f"task {base['task']} has {full} class(es) left; label_pruning needs at least 2")
     return geometric_ladder(full)

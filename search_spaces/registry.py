@@ -71,9 +71,9 @@ class Context:
     demo: bool = True  # the demo budget (study.config.DEMO_BUDGET) replaces the paper's in the fixed values
     seeds: int = 1  # each grid cell is repeated with seeds 0..seeds-1
     overrides: dict[str, Any] = field(default_factory=dict)  # --set, already typed
-    # (collection, root, task, min_per_class) -> number of classes left after the rare-class rule;
-    # label_pruning's ladder reads it. None: no collection at hand (a plan for display only).
-    count_classes: Callable[[str, str, str, int], int] | None = None
+    # (collection, root, task, min_per_class, split) -> number of classes left after the rare-class rule
+    # under that split; label_pruning's ladder reads it. None: no collection at hand (a plan for display only).
+    count_classes: Callable[[str, str, str, int, str], int] | None = None
     sampler: str = "qmc"  # Optuna spaces: qmc (quasi-random, the default) | tpe
     # A space with takes_source: the second collection its first stage trains on (collection, data_root, task)
     source: dict[str, str] = field(default_factory=dict)

@@ -20,7 +20,7 @@ SOURCE = {"collection": "demo", "data_root": "", "task": ""}
 
 def fake_context(**kw) -> Context:
     # 12 classes whatever the task: label_pruning's ladder is 12 6 3 2
-    return Context(count_classes=lambda collection, root, task, m: 12, source=dict(SOURCE), **kw)
+    return Context(count_classes=lambda collection, root, task, m, split: 12, source=dict(SOURCE), **kw)
 
 
 def test_the_registry_lists_the_five_studies():
@@ -244,3 +244,40 @@ def test_readme_has_every_spaces_recipe_commands():
     missing = [c for name in SPACES for c in commands(get_space(name)) if c not in readme]
     assert not missing, "README.md lacks (regenerate with python -m study.run.recipes):\n" + "\n".join(missing)
     assert "From one machine to a Ray cluster" in readme
+
+
+# ---------------------------------------------------------------- --set split reaches the ladder and study.json
+SKEWED = "0.1,0.45,0.45"  # a training tenth: classes below ~20 images get no training image and are dropped
+
+
+def _planned(name, demo_root, *extra):
+    from study.run.cli import build_parser, experiment_options
+    from study.run.planning import Collections, make_context, plan
+
+    options = experiment_options(build_parser().parse_args(
+        ["--space", name, "--data", str(demo_root), "--collection", "demo", *extra]))
+    collections = Collections()
+    ctx = make_context(options, collections)
+    return options, ctx, plan(get_space(name), ctx, collections), collections
+
+
+def test_the_label_ladder_and_study_json_use_the_runs_split(demo_root):
+    from study.data import read_collection, summarize
+    from study.run.experiment import study_record
+
+    demo = read_collection("demo", demo_root)
+    default = summarize(demo, "artist")["tasks"]["artist"]
+    skewed = summarize(demo, "artist", split=(0.1, 0.45, 0.45))["tasks"]["artist"]
+    assert skewed["classes"] < default["classes"]  # the split changes what the rare-class rule drops
+    _, _, (stage,), _ = _planned("label_pruning", demo_root, "--set", f"split={SKEWED}")
+    assert max(c["top_k"] for c in stage.trial_configs()) == skewed["classes"]  # the ladder's top rung
+
+    argv = ["--space", "grid_paper", "--set", f"split={SKEWED}", "split_seed=3"]
+    options, ctx, (stage,), collections = _planned("grid_paper", demo_root, *argv[2:])
+    study = study_record(get_space("grid_paper"), stage, ctx, options, argv, collections.get("demo", str(demo_root)),
+                         "/tmp/unused", "x")
+    recorded = study["collection"]["tasks"]["artist"]
+    expected = summarize(demo, "artist", split=(0.1, 0.45, 0.45), split_seed=3)["tasks"]["artist"]
+    assert {k: recorded[k] for k in ("classes", "train", "val", "test")} == \
+        {k: expected[k] for k in ("classes", "train", "val", "test")}
+    assert recorded["train"] != default["train"]

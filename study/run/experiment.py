@@ -115,9 +115,14 @@ def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: 
 
     tasks = sorted({c["task"] for c in stage.trial_configs()})
     summary = None
+    from study.config import TrialConfig, parse_split
+
+    # the run's split and split_seed (--set), not the defaults: they decide the split sizes and which
+    # small classes the rare-class rule drops
+    split = parse_split(stage.base.get("split", TrialConfig.split))
     for task in tasks:  # before pruning (label_pruning varies top_k); min_per_class is the space's
         part = summarize(collection, task, min_per_class=int(stage.base.get("min_per_class", 0)),
-                         split_seed=int(stage.base.get("split_seed", 0)))
+                         split_seed=int(stage.base.get("split_seed", 0)), split=split)
         summary = part if summary is None else {**summary, "tasks": {**summary["tasks"], **part["tasks"]}}
     roles = stage.roles or space.roles
     study = {

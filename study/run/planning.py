@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from search_spaces import Context, Space, Stage
-from study.config import DEMO_IMAGES, ConfigError, resolve_config
+from study.config import DEMO_IMAGES, ConfigError, parse_split, resolve_config
 
 
 class Collections:
@@ -29,13 +29,17 @@ class Collections:
             self._open[key] = read_collection(collection, root or None)
         return self._open[key]
 
-    def count_classes(self, collection: str, root: str, task: str, min_per_class: int) -> int:
-        key = (collection, root, task, min_per_class)
+    def count_classes(self, collection: str, root: str, task: str, min_per_class: int, split: str) -> int:
+        """Classes a trial of this task will have: after min_per_class and the rare-class rule under
+        `split` (a class needs a training image once val and test have had theirs, so the fractions
+        decide which small classes survive)."""
+        key = (collection, root, task, min_per_class, split)
         if key not in self._counts:
             from study.data import summarize
 
             self.check_task(collection, root, task)
-            summary = summarize(self.get(collection, root), task, min_per_class=min_per_class)
+            summary = summarize(self.get(collection, root), task, min_per_class=min_per_class,
+                                split=parse_split(split))
             self._counts[key] = int(summary["tasks"][task]["classes"])
         return self._counts[key]
 
