@@ -179,3 +179,29 @@ def test_demo_without_imagenet_files_says_so_once(demo_root, tmp_path, monkeypat
     assert "python -m study.weights fetch alexnet inception_v3 resnet50 vgg19 xception" in out
     assert "random initialisation" in out
 
+
+
+def test_the_consoles_best_of_each_cell_is_the_reports_isolation_table(tmp_path):
+    """A scheduler-stopped trial is judged at its best epoch and an errored one not at all, by the console
+    as by the report: here the stopped lr=0.1 trial's last report (val_acc 0.9) would beat the finished
+    lr=0.01 one (0.8), but its best epoch by its monitor (val_loss) scored 0.7."""
+    import fake_experiment as fake
+    from analysis import load_experiment
+    from analysis.tables import isolation_table
+    from study.run.experiment import best_of_each_cell
+
+    study = {"space": "lr_sweep", "question": "Which lr?", "metric": "val_acc", "mode": "max",
+             "roles": {"scientific": ["model"], "nuisance": ["lr"], "fixed": []}}
+    final = {"best_epoch": 2, "test_acc": 0.75, "val_acc": 0.8, "val_loss": 0.8, "num_classes": 3}
+    folder = fake.write_experiment(tmp_path / "exp", [
+        fake.FakeTrial({"model": "a", "lr": 0.1}, fake.epochs_from([1.0, 2.0], [0.7, 0.9]), status="stopped"),
+        fake.FakeTrial({"model": "a", "lr": 0.01}, fake.epochs_from([1.0, 0.8], [0.6, 0.8]), final),
+        fake.FakeTrial({"model": "a", "lr": 1.0}, fake.epochs_from([0.5], [0.95]), status="errored"),
+    ], study)
+    printed = best_of_each_cell(str(folder))
+    (row,) = [line.split() for line in printed.splitlines()[2:]]
+    assert row[:2] == ["a", "0.01"] and "75.00" in printed  # the finished setting, its test accuracy
+    found = load_experiment(folder)
+    table = isolation_table(found.trials, scientific=["model"], nuisance=["lr"], metric="val_acc", mode="max")
+    assert all(str(column) in printed.splitlines()[0] for column in table.display.columns)
+    assert all(str(value) in printed.splitlines()[2] for value in table.display.iloc[0])

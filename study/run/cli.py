@@ -358,10 +358,9 @@ def check_resume_options(recorded: dict, given: dict, explicit: set[str]) -> dic
 
 
 def summarize_stage(space: Space, stage: Stage, study: dict, rows: list[dict], folder: str, argv) -> int:
-    roles = study["roles"]
     print(f"\nresults: {folder}")
     print(f"best of each scientific cell ({space.metric}, {space.mode}; mean over seeds; test metrics of that setting):")
-    print(exp.format_table(exp.best_per_cell(rows, roles["scientific"], roles["nuisance"], space.metric, space.mode)))
+    print(exp.best_of_each_cell(folder))
     used = sorted({str(r["weights_used"]) for r in rows if r.get("weights_used")})
     if used:
         print(f"weights used: {'; '.join(used)}")

@@ -11,10 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import json
-import math
 import platform
 import shlex
-import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -168,46 +166,27 @@ def describe_shared(shared: dict) -> str:
 
 
 # ---------------------------------------------------------------- the best of each scientific cell
-def best_per_cell(rows: list[dict], scientific: list[str], nuisance: list[str], metric: str,
-                  mode: str) -> list[dict]:
-    """For each scientific cell, its best nuisance setting by `metric` averaged over seeds (a
-    validation metric: choosing on test would be cheating), with that setting's mean test scores."""
-    sci = [k for k in scientific if k != "seed"]
-    cells: dict[tuple, dict[tuple, list[dict]]] = {}
-    for row in rows:
-        if row.get(metric) is None or (isinstance(row.get(metric), float) and math.isnan(row[metric])):
-            continue
-        cell = tuple(format_value(row.get(k)) for k in sci)
-        setting = tuple(format_value(row.get(k)) for k in nuisance)
-        cells.setdefault(cell, {}).setdefault(setting, []).append(row)
-    sign = 1 if mode == "max" else -1
-    out = []
-    for cell, settings in cells.items():
-        def score(item):  # ties (common: many trials predict the majority class) go to finished trials
-            return (sign * statistics.fmean(r[metric] for r in item[1]), all("test_acc" in r for r in item[1]))
-        setting, group = max(settings.items(), key=score)
-        entry = dict(zip(sci, cell))
-        entry.update({k: v for k, v in zip(nuisance, setting)})
-        entry["seeds"] = len(group)
-        for key in (metric, "test_acc", "test_bacc"):
-            values = [r[key] for r in group if isinstance(r.get(key), (int, float))]
-            if values:
-                mean = statistics.fmean(values)
-                entry[key] = f"{mean:.3f}" + (f" ±{statistics.stdev(values):.3f}" if len(values) > 1 else "")
-            else:
-                entry[key] = "-"
-        entry["trial"] = min(r["trial"] for r in group)
-        out.append(entry)
-    return out
+def best_of_each_cell(folder: str) -> str:
+    """The console's "best of each scientific cell": the report's isolation table (analysis.tables),
+    read from the experiment folder as the report reads it, so the two can never disagree (which
+    trials compete, a stopped trial's value at its best epoch, seeds averaged, not optimised)."""
+    if is_uri(folder):
+        return f"(the table is in the report: copy {folder} here, then python -m analysis.report <that folder>)"
+    import warnings
 
-
-def format_table(entries: list[dict]) -> str:
-    if not entries:
-        return "(no trial reported the metric)"
     from tabulate import tabulate
 
-    headers = list(entries[0])
-    return tabulate([[e.get(h, "") for h in headers] for e in entries], headers=headers, disable_numparse=True)
+    from analysis import load_experiment
+    from analysis.tables import isolation_table
+
+    with warnings.catch_warnings():  # what could not be read is the report's to list, once
+        warnings.simplefilter("ignore")
+        found = load_experiment(folder)
+    table = isolation_table(found.trials, scientific=found.roles.scientific, nuisance=found.roles.nuisance,
+                            metric=found.metric, mode=found.mode)
+    if table.display.empty:
+        return "(no trial reported the metric)"
+    return tabulate(table.display, headers="keys", showindex=False, disable_numparse=True)
 
 
 def trial_name(trial) -> str:
