@@ -108,3 +108,18 @@ def test_a_finished_trial_restored_from_an_epoch_checkpoint_reports_nothing(monk
     assert restored.reports == []
     assert trainable.final_checkpoint(trainable.pyarrow.fs.LocalFileSystem(), str(tmp_path / "done")) == str(
         fake.reports[-1][1])
+
+
+def test_the_demo_fallback_is_not_announced_by_every_trial(monkeypatch, tmp_path, collection, capsys):
+    """The runner says once which backbones lack ImageNet files; a Ray trial only records it in weights_used
+    (30 identical notices a demo run otherwise), while run_trial on its own still says it."""
+    from study.trial.run_trial import DEMO_FALLBACK, run_trial
+
+    fake = FakeTune(tmp_path)
+    monkeypatch.setattr(trainable, "tune", fake)
+    config = dict(CONFIG, data_root=str(collection.root), weights="imagenet", max_epochs=1)  # tiny_cnn has none
+    trainable.train(config, collection=collection, threads=1)
+    assert fake.reports[-1][0]["weights_used"] == DEMO_FALLBACK
+    assert "notice:" not in capsys.readouterr().err
+    run_trial(config, collection=collection)
+    assert capsys.readouterr().err.count("starts from random init") == 1

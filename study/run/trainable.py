@@ -70,7 +70,10 @@ def train(config: dict, collection=None, threads: float = 1) -> None:
     def on_end(final: dict, model: dict) -> None:
         best_model["payload"] = model
 
-    final = run_trial(dict(config), on_epoch=on_epoch, state=state, collection=collection, on_end=on_end)
+    # announce_fallback=False: the runner says once, before any trial, which backbones have no ImageNet
+    # file (cli.check_weights), and each trial's weights_used records it; not one notice per trial.
+    final = run_trial(dict(config), on_epoch=on_epoch, state=state, collection=collection, on_end=on_end,
+                      announce_fallback=False)
     with tempfile.TemporaryDirectory(prefix="artstudy-final-") as folder:
         if "payload" in best_model:
             torch.save(best_model["payload"], Path(folder) / MODEL_FILE)

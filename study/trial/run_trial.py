@@ -9,7 +9,9 @@ to resume from; `run_trial(config, on_epoch, state=that_state)` continues exactl
 (a run stopped after epoch k and resumed ends with the metrics of one never stopped, on CPU with the
 same seed), so the Ray trainable checkpoints the state with `save_state` and resumes with
 `load_state`. `on_end(final, payload)` receives the best model as a torch-saveable dict that
-`weights=<path>` accepts in a later trial. Every check (model, size, mode, weights, task, classes)
+`weights=<path>` accepts in a later trial. On the demo, a backbone without ImageNet weights starts from
+random init, says so on stderr unless `announce_fallback=False` (the Ray runner says it once for
+the whole run), and reports it in `weights_used`. Every check (model, size, mode, weights, task, classes)
 runs before any training. Torch's thread count is the caller's (a Ray trial sets it to its CPUs);
 it is only lowered, to one, while a head trains on cached features.
 """
@@ -54,15 +56,16 @@ def load_state(path: str | Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def _build_model(cfg, num_classes: int, demo: bool) -> tuple[models.TransferModel, str]:
+def _build_model(cfg, num_classes: int, demo: bool, announce: bool = True) -> tuple[models.TransferModel, str]:
     """The model and the `weights_used` it reports; the embedded demo falls back to random init."""
     try:
         return models.get_model(cfg.model, num_classes, weights=cfg.weights), cfg.weights
     except WeightsNotFound as err:
         if not demo:
             raise
-        print(f"notice: {err}. On the demo collection {cfg.model} starts from random init instead "
-              f"(weights_used: {DEMO_FALLBACK!r})", file=sys.stderr)
+        if announce:
+            print(f"notice: {err}. On the demo collection {cfg.model} starts from random init instead "
+                  f"(weights_used: {DEMO_FALLBACK!r})", file=sys.stderr)
         return models.get_model(cfg.model, num_classes, weights="none"), DEMO_FALLBACK
 
 
@@ -165,6 +168,7 @@ def run_trial(
     *,
     collection: Collection | None = None,
     on_end: Callable[[dict, dict], None] | None = None,
+    announce_fallback: bool = True,
 ) -> dict:
     cfg, size = _checked_config(config)
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
@@ -174,7 +178,7 @@ def run_trial(
     k = len(task.classes)
 
     engine.seed_everything(cfg.seed)  # before building: weights=none draws its init from here
-    model, weights_used = _build_model(cfg, k, demo=collection.name == "demo")
+    model, weights_used = _build_model(cfg, k, demo=collection.name == "demo", announce=announce_fallback)
     models.set_mode(model, cfg.mode, cfg.trainable_blocks)
     device = engine.default_device()
     engine.place(model, device)
