@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from analysis import reference
 from analysis.roles import MODE_ORDER, direction
@@ -44,6 +44,15 @@ def _panels(n: int, ncols: int, width: float = 5.0, height: float = 3.8):
     fig = Figure(figsize=(width * ncols, height * n), layout="constrained")
     axes = fig.subplots(n, ncols, squeeze=False)
     return fig, axes
+
+
+def _legend_below(fig: Figure, handles: list) -> None:
+    """One legend for the whole figure, under its panels: a legend inside a panel hides the points
+    and lines it names once there are more than a few series (ten model x mode cells in a demo run).
+    As many columns as the figure's width holds (~2.3 in for "inception_v3, off-the-shelf")."""
+    if handles:
+        ncol = max(1, min(len(handles), int(fig.get_figwidth() // 2.3)))
+        fig.legend(handles=handles, loc="outside lower center", ncol=ncol, fontsize="small", frameon=False)
 
 
 def _empty(message: str) -> Figure:
@@ -83,14 +92,16 @@ def learning_curves(history: pd.DataFrame, metric: str = "val_acc") -> Figure:
             seen.add(label)
         ax.set_title(f"task: {task}" if task is not None else "all trials")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers: no 1.5
         ax.set_ylabel(METRIC_LABEL.get(metric, metric))
         ax.grid(alpha=0.3)
-        handles, labels = ax.get_legend_handles_labels()
-        order = sorted(range(len(labels)), key=lambda i: labels[i])
-        handles = [handles[i] for i in order] + [
-            Line2D([], [], color="grey", linestyle="", marker="o", label="finished"),
-            Line2D([], [], color="grey", linestyle="", marker="X", label="stopped / errored")]
-        ax.legend(handles=handles, fontsize="small")
+    named = {}
+    for ax in axes[0]:  # every panel's series, once each, in one legend below them
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            named.setdefault(label, handle)
+    _legend_below(fig, [named[label] for label in sorted(named)] + [
+        Line2D([], [], color="grey", linestyle="", marker="o", label="finished"),
+        Line2D([], [], color="grey", linestyle="", marker="X", label="stopped / errored")])
     fig.suptitle(f"{METRIC_LABEL.get(metric, metric)} against epoch\nsolid: fine-tune, dashed: off-the-shelf",
                  fontsize="medium")
     return fig
@@ -149,7 +160,11 @@ def accuracy_vs_classes(trials: pd.DataFrame, mensink: bool = False) -> Figure:
             ax.set_ylabel(METRIC_LABEL[metric])
             ax.set_title(f"task: {task}" if task is not None else "")
             ax.grid(alpha=0.3, which="both")
-            ax.legend(fontsize="small")
+    named = {}
+    for ax in fig.axes:  # every series once (the reference curve too), below the panels
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            named.setdefault(label, handle)
+    _legend_below(fig, list(named.values()))
     fig.suptitle("Test accuracy against the number of classes kept (mean ± std over seeds)")
     return fig
 
@@ -230,12 +245,14 @@ def slice_plots(trials: pd.DataFrame, params, metric: str = "val_acc", mode: str
             ax.scatter([flag.best_value], [flag.best_metric * factor], s=160, facecolors="none",
                        edgecolors="red", linewidths=1.8, gid=f"edge|{param}|{flag.group}", zorder=5)
         if len(edges):
-            ax.set_title(f"best {param} at the {'/'.join(sorted(set(edges['side'])))} edge: widen the range\n"
-                         f"({'; '.join(edges['group'])})", color="red", fontsize="medium")
+            # Short enough for one panel: the red rings show which cells, the report's text names them.
+            cells = len(flags[flags["param"] == param])
+            ax.set_title(f"best {param} at the {'/'.join(sorted(set(edges['side'])))} edge in {len(edges)} of "
+                         f"{cells} cells:\nwiden the range (red rings)", color="red", fontsize="small")
         ax.set_xlabel(param)
         ax.set_ylabel(f"{METRIC_LABEL.get(metric, metric)} at best epoch")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+    _legend_below(fig, axes[0][0].get_legend_handles_labels()[0])
     fig.suptitle(f"{metric} against each nuisance hyperparameter ({'higher' if mode == 'max' else 'lower'} is better)")
     return fig
 
@@ -259,7 +276,13 @@ def grid_heatmap(trials: pd.DataFrame, rows, cols: str, metric: str = "test_acc"
     table = table[ordered(list(table.columns), preferred.get(cols, ()))]
     order = _sort(work, rows).drop_duplicates("_row")["_row"] if rows else ["all"]
     table = table.reindex(list(order))
-    fig = Figure(figsize=(2.2 + 1.3 * table.shape[1], 1.4 + 0.4 * table.shape[0]), layout="constrained")
+    # Room for the labels (~0.08 in a character at the default size): the row labels on the left, the
+    # colour bar on the right, and columns wide enough for "off_the_shelf" not to run into "fine_tune".
+    label_in = 0.08
+    row_labels = max((len(str(r)) for r in table.index), default=3) * label_in + 0.8
+    column = max(1.1, max((len(str(c)) for c in table.columns), default=3) * label_in + 0.3)
+    fig = Figure(figsize=(row_labels + column * table.shape[1] + 1.4, 1.4 + 0.4 * table.shape[0]),
+                 layout="constrained")
     ax = fig.add_subplot()
     data = table.to_numpy(dtype=float)
     image = ax.imshow(np.ma.masked_invalid(data), aspect="auto", cmap="viridis")

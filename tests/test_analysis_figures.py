@@ -143,3 +143,84 @@ def test_figures_of_nothing_do_not_crash(tmp_path):
     for fig in (figures.learning_curves(exp.history), figures.accuracy_vs_classes(exp.trials),
                 figures.slice_plots(exp.trials, ["lr"]), figures.grid_heatmap(exp.trials, ["model"], "mode")):
         assert fig.axes and fig.axes[0].texts  # a figure that says there is nothing yet
+
+
+# ---------------------------------------------------------------- legible as a demo run draws them
+MODELS = ("alexnet", "vgg19", "inception_v3", "xception", "resnet50")
+
+
+@pytest.fixture(scope="module")
+def demo_sized_sweep(tmp_path_factory):
+    """lr_sweep as the demo runs it: 5 models x 2 modes = 10 cells, 3 epochs, most best lrs at the top edge."""
+    import random
+
+    rng = random.Random(0)
+    trials = []
+    for model in MODELS:
+        for mode in ("off_the_shelf", "fine_tune"):
+            for lr in (1e-4, 1e-3, 1e-2):
+                for wd in (0.0, 1e-5, 1e-4):
+                    config = {"collection": "demo", "task": "material", "model": model, "mode": mode, "lr": lr,
+                              "weight_decay": wd, "seed": 0, "monitor": "val_acc"}
+                    top = rng.uniform(0.3, 0.7) + 0.2 * (lr == 1e-2)
+                    epochs = fake.epochs_from([1.2, 1.0, 0.9], [0.2, top - 0.1, top])
+                    trials.append(fake.FakeTrial(config, epochs, fake._final(rng, config, epochs, 5, top - 0.05)))
+    study = fake._study("lr_sweep", "Which lr?", ["model", "mode"], ["lr", "weight_decay"], ["batch_size"])
+    return load_experiment(fake.write_experiment(tmp_path_factory.mktemp("sweep") / "lr_sweep", trials, study))
+
+
+def _boxes(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    return renderer
+
+
+def _overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_learning_curves_count_whole_epochs(demo_sized_sweep):
+    fig = figures.learning_curves(demo_sized_sweep.history)
+    _boxes(fig)
+    ticks = fig.axes[0].get_xticks()
+    shown = [t for t in ticks if fig.axes[0].get_xlim()[0] <= t <= fig.axes[0].get_xlim()[1]]
+    assert shown and all(float(t).is_integer() for t in shown), shown
+
+
+@pytest.mark.parametrize("which", ["slices", "learning_curves", "accuracy_vs_classes"])
+def test_legends_cover_no_panel(demo_sized_sweep, experiments, which):
+    """Ten model x mode series: the legend sits below the panels, never over a point or a line."""
+    if which == "slices":
+        fig = figures.slice_plots(demo_sized_sweep.trials, ["lr", "weight_decay"], metric="val_acc", mode="max",
+                                  by=["model", "mode"])
+    elif which == "learning_curves":
+        fig = figures.learning_curves(demo_sized_sweep.history)
+    else:
+        fig = figures.accuracy_vs_classes(load_experiment(experiments["labels_study"]).trials, mensink=True)
+    renderer = _boxes(fig)
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    legend = fig.legends[0].get_window_extent(renderer)
+    page = fig.bbox
+    assert page.x0 <= legend.x0 and legend.x1 <= page.x1 + 1  # not cut off at the sides either
+    assert not any(_overlap(legend, ax.get_window_extent(renderer)) for ax in fig.axes)
+
+
+def test_the_edge_warning_fits_its_panel(demo_sized_sweep):
+    fig = figures.slice_plots(demo_sized_sweep.trials, ["lr", "weight_decay"], metric="val_acc", mode="max",
+                              by=["model", "mode"])
+    renderer = _boxes(fig)
+    lr_ax = fig.axes[0]
+    assert "widen" in lr_ax.get_title() and sum(c.get_gid().startswith("edge|lr|") for c in lr_ax.collections) >= 5
+    title = lr_ax.title.get_window_extent(renderer)
+    panel = lr_ax.get_window_extent(renderer)
+    assert panel.x0 - 5 <= title.x0 and title.x1 <= panel.x1 + 5, (title, panel)  # not over the next panel
+
+
+def test_heatmap_column_labels_keep_apart(demo_sized_sweep):
+    fig = figures.grid_heatmap(demo_sized_sweep.trials, ["model", "lr", "weight_decay"], "mode")
+    renderer = _boxes(fig)
+    left, right = sorted((t.get_window_extent(renderer) for t in fig.axes[0].get_xticklabels() if t.get_text()),
+                         key=lambda box: box.x0)
+    assert right.x0 - left.x1 >= 0.1 * fig.dpi  # a visible gap (a tenth of an inch) between "off_the_shelf" and "fine_tune"
