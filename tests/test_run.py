@@ -205,3 +205,28 @@ def test_the_consoles_best_of_each_cell_is_the_reports_isolation_table(tmp_path)
     table = isolation_table(found.trials, scientific=["model"], nuisance=["lr"], metric="val_acc", mode="max")
     assert all(str(column) in printed.splitlines()[0] for column in table.display.columns)
     assert all(str(value) in printed.splitlines()[2] for value in table.display.iloc[0])
+
+
+def test_cross_collection_stage_two_starts_from_stage_ones_model(local_ray, demo_root, tmp_path):
+    """Both stages through Ray: stage 1 fine-tunes on the source, then stage 2's explicit cells (a list of
+    configs, BasicVariantGenerator points) train from the file stage 1 wrote, beside ImageNet's weights."""
+    from study.run.cli import main
+
+    storage = tmp_path / "results"
+    argv = ["--space", "cross_collection", "--data", str(demo_root), "--collection", "demo",
+            "--source-data", str(demo_root), "--source-collection", "demo", "--storage", str(storage),
+            "--name", "cc", "--set", "model=tiny_cnn", "max_epochs=1", "patience=1"]
+    assert main(argv) == 0
+    (source,) = [p for p in (storage / "cc-source").iterdir() if (p / "params.json").exists()]
+    assert "test_acc" in rows(source)[-1]  # stage 1 finished
+    model_file = sorted(source.glob("checkpoint_*"))[-1] / "model.pt"
+    assert model_file.is_file()
+    target = [json.loads((p / "params.json").read_text()) for p in (storage / "cc").iterdir()
+              if (p / "params.json").exists()]
+    assert sorted((t["mode"], t["weights"] != "imagenet") for t in target) == [
+        ("fine_tune", False), ("fine_tune", True), ("off_the_shelf", False), ("off_the_shelf", True)]
+    for params in target:
+        if params["weights"] != "imagenet":
+            assert Path(params["weights"]) == model_file
+    finals = [rows(p)[-1] for p in (storage / "cc").iterdir() if (p / "params.json").exists()]
+    assert sorted(f["weights_used"] for f in finals).count(str(model_file)) == 2

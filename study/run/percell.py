@@ -5,7 +5,8 @@ Ray's OptunaSearch cannot take `grid_search`, and letting Optuna sample the scie
 starts badly: a comparison nobody asked for. So `PerCellSearch` keeps one OptunaSearch per
 cell and hands out trials round-robin (every cell gets exactly `samples_per_cell`), and
 `PerCellASHA` keeps one ASHAScheduler per cell, so a trial is only ever stopped for being
-worse than trials of its own cell. Both pickle whole, which is what `Tuner.restore` needs.
+worse than trials of its own cell. Both pickle whole; Tune checkpoints the searcher itself, and
+the scheduler through `KeepSchedulerState`, so `--resume` continues both where they were.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import pickle
 import warnings
 
+from ray.tune import Callback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
@@ -96,7 +98,11 @@ class PerCellSearch(Searcher):
 
 
 class PerCellASHA(FIFOScheduler):
-    """ASHA (asynchronous successive halving) run separately within each scientific cell."""
+    """ASHA (asynchronous successive halving) run separately within each scientific cell.
+
+    Each cell's ASHAScheduler is driven through its public methods only: this class remembers which
+    trials it has handed to which cell (ASHA keeps its own record private), and counts the stops.
+    """
 
     def __init__(self, cell_keys: list[str], max_t: int, grace_period: int = 1, reduction_factor: float = 3,
                  metric: str | None = None, mode: str | None = None):
@@ -106,6 +112,8 @@ class PerCellASHA(FIFOScheduler):
                                reduction_factor=reduction_factor)
         self._metric, self._mode = metric, mode
         self._cells: dict[str, ASHAScheduler] = {}
+        self._members: dict[str, str] = {}  # trial id -> the cell whose ASHA knows it
+        self.stopped = 0  # trials this scheduler stopped early, all cells together
 
     def set_search_properties(self, metric, mode, **spec) -> bool:
         if metric:
@@ -120,29 +128,40 @@ class PerCellASHA(FIFOScheduler):
             self._cells[key] = ASHAScheduler(metric=self._metric, mode=self._mode, **self._asha_args)
         return self._cells[key]
 
-    def on_trial_add(self, tune_controller, trial) -> None:
+    def _add(self, tune_controller, trial) -> None:
         self._for(trial).on_trial_add(tune_controller, trial)
+        self._members[trial.trial_id] = cell_key(trial.config, self._cell_keys)
+
+    def on_trial_add(self, tune_controller, trial) -> None:
+        self._add(tune_controller, trial)
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
-        asha = self._for(trial)
-        if trial.trial_id not in asha._trial_info:  # restored without on_trial_add
-            asha.on_trial_add(tune_controller, trial)
-        return asha.on_trial_result(tune_controller, trial, result)
+        if trial.trial_id not in self._members:  # a trial restored by Tuner.restore is not added again
+            self._add(tune_controller, trial)
+        action = self._for(trial).on_trial_result(tune_controller, trial, result)
+        if action == self.STOP:
+            self.stopped += 1
+        return action
 
     def on_trial_complete(self, tune_controller, trial, result: dict) -> None:
-        asha = self._for(trial)
-        if trial.trial_id in asha._trial_info:
-            asha.on_trial_complete(tune_controller, trial, result)
+        if self._members.pop(trial.trial_id, None) is not None:
+            self._for(trial).on_trial_complete(tune_controller, trial, result)
 
     def on_trial_remove(self, tune_controller, trial) -> None:
-        self._for(trial)._trial_info.pop(trial.trial_id, None)
+        if self._members.pop(trial.trial_id, None) is not None:
+            self._for(trial).on_trial_remove(tune_controller, trial)
 
     def on_trial_error(self, tune_controller, trial) -> None:
-        self._for(trial)._trial_info.pop(trial.trial_id, None)
+        self.on_trial_remove(tune_controller, trial)
 
     def debug_string(self) -> str:
-        stopped = sum(a._num_stopped for a in self._cells.values())
-        return f"Using ASHA within each of {len(self._cells)} cells: {stopped} trials stopped early"
+        return f"Using ASHA within each of {len(self._cells)} cells: {self.stopped} trials stopped early"
+
+    def get_state(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k in ("_cells", "_members", "stopped")}
+
+    def set_state(self, state: dict) -> None:
+        self.__dict__.update(state)
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as f:
@@ -152,3 +171,22 @@ class PerCellASHA(FIFOScheduler):
         with open(checkpoint_path, "rb") as f:
             self.__dict__.update(pickle.load(f))
 
+
+class KeepSchedulerState(Callback):
+    """Carries a PerCellASHA's rungs through `--resume`.
+
+    Tune checkpoints the searcher and the callbacks with the experiment, but not the scheduler: a
+    restored experiment gets the scheduler as it was pickled when the Tuner was made, empty, and a
+    resumed trial would then be judged against no earlier results. Callbacks' states are saved
+    (get_state) and restored (set_state) by Tune's public API, and the Tuner's pickle keeps this
+    callback and the scheduler one object, so restoring the callback restores the scheduler.
+    """
+
+    def __init__(self, scheduler: PerCellASHA) -> None:
+        self.scheduler = scheduler
+
+    def get_state(self) -> dict | None:
+        return {"scheduler": pickle.dumps(self.scheduler.get_state())}
+
+    def set_state(self, state: dict) -> None:
+        self.scheduler.set_state(pickle.loads(state["scheduler"]))

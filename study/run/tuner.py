@@ -76,12 +76,19 @@ def fit_stage(space: Space, stage: Stage, collection, storage: str, folder: str,
             storage_path=storage,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
             failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
-            callbacks=[ProgressLines(cell_keys(stage), stage.num_trials)],
+            callbacks=[ProgressLines(cell_keys(stage), stage.num_trials), *scheduler_callbacks(scheduler)],
             verbose=0,  # ProgressLines prints one line per event instead of Tune's tables
         ),
     )
     print(f"experiment: {folder} ({stage.num_trials} trials)")
     return tuner.fit()
+
+
+def scheduler_callbacks(scheduler) -> list:
+    """The callbacks a scheduler needs to survive `--resume` (study/run/percell.py, KeepSchedulerState)."""
+    from study.run.percell import KeepSchedulerState, PerCellASHA
+
+    return [KeepSchedulerState(scheduler)] if isinstance(scheduler, PerCellASHA) else []
 
 
 def search_setup(space: Space, stage: Stage, sampler: str = "qmc"):
