@@ -16,6 +16,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from study.config import TrialConfig, parse_split
 from study.errors import StudyError
 
 if TYPE_CHECKING:
@@ -113,8 +114,6 @@ def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: 
 
     tasks = sorted({c["task"] for c in stage.trial_configs()})
     summary = None
-    from study.config import TrialConfig, parse_split
-
     # the run's split and split_seed (--set), not the defaults: they decide the split sizes and which
     # small classes the rare-class rule drops
     split = parse_split(stage.base.get("split", TrialConfig.split))
