@@ -21,6 +21,10 @@ from study.trial.weights import (WEIGHTS_DIR_ENV, ImagenetSource, WeightsError, 
 
 
 def fetch(source: ImagenetSource, dest: Path, model: str) -> Path:
+    if source.package:  # installed with a Python package: nothing to download, only to check
+        found = find_imagenet(source, model)
+        load_file(found)
+        return found
     dest.mkdir(parents=True, exist_ok=True)
     if source.url:
         target = dest / source.file
