@@ -22,11 +22,13 @@ import os
 import sys
 import textwrap
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from search_spaces import Context, Space, Stage, get_space, list_spaces
+from search_spaces.demo_transfer import PACKAGED
 from study.run import experiment as exp
 from study.config import COLLECTIONS, CONFIG_KEYS, ConfigError, coerce_value
 from study.errors import StudyError, exit_on_error
@@ -173,6 +175,16 @@ def print_budget(space: Space, ctx: Context) -> None:
           "else random initialisation (each trial's weights_used says which)")
 
 
+def print_skipped(stages: list[Stage]) -> None:
+    """The one line saying which paper backbones the demo left out, and how to bring them in."""
+    skipped = sorted({model for stage in stages for model in stage.skipped_models})
+    if skipped:
+        fetch = f"python -m study.weights fetch {' '.join(skipped)}"
+        print(f"skipped: {', '.join(skipped)} (no ImageNet file on this machine); the demo runs {PACKAGED}, whose "
+              f"ImageNet weights install with artstudy, with them and from random initialisation instead. "
+              f"To add them: `{fetch}` on a machine with internet, then rerun.")
+
+
 def check_weights(stages: list[Stage], ctx: Context, address: str | None) -> None:
     """ImageNet files the trials will need and this machine lacks: said once, before any trial.
 
@@ -234,6 +246,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     collections = Collections()
     ctx = make_context(launch.options, collections)
     stages = plan(space, ctx, collections)
+    print_skipped(stages)
     if args.dry_run:
         print_budget(space, ctx)
         print_plan(space, stages, ctx)
@@ -332,7 +345,9 @@ def run_stage(space: Space, stage: Stage, ctx: Context, collections: Collections
     rows = result_rows(results)
     study["finished"] = exp.now()
     study["trials"] = {"planned": stage.num_trials, "reported": len(rows),
-                       "final": sum("test_acc" in r for r in rows), "errored": len(results.errors)}
+                       "final": sum("test_acc" in r for r in rows), "errored": len(results.errors),
+                       # how many trials started from which weights (a demo may lack an ImageNet file)
+                       "weights_used": dict(Counter(str(r["weights_used"]) for r in rows if r.get("weights_used")))}
     exp.write_study(folder, study)  # saved before anything is shown
     freed = prune_finished(results)
     if freed:
