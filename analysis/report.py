@@ -48,6 +48,10 @@ def _values_text(trials: pd.DataFrame, key: str, limit: int = 8) -> str:
     if len(values) > limit and numeric.notna().all():
         return f"`{key}` ({fmt_value(numeric.min())} … {fmt_value(numeric.max())}, {len(values)} values)"
     shown = ", ".join(values[:limit]) + (", …" if len(values) > limit else "")
+    if key == "weights" and "weights_used" in trials:  # what was asked for, and what the trials started from
+        used = list(dict.fromkeys(trials["weights_used"].dropna().map(fmt_value)))
+        if used and used != values:
+            shown += "; used: " + ", ".join(used)
     return f"`{key}` ({shown})"
 
 

@@ -18,6 +18,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from analysis.intervals import wilson
 from study.errors import StudyError
 
 if TYPE_CHECKING:
@@ -108,6 +109,23 @@ def now() -> str:
 
 # ---------------------------------------------------------------- study.json
 
+def planned_roles(roles: dict[str, list[str]], stage: Stage) -> dict[str, list[str]]:
+    """The space's roles, with every other key that the planned trials vary within one cell of the declared
+    scientific keys moved to scientific: the demo runs efficientnet_lite0 with weights=imagenet and none, so
+    `weights` is compared, not held. (The optimiser, fixed per mode, and image_size, raised to each
+    backbone's minimum, vary only between cells: they stay where they are.)"""
+    configs = stage.trial_configs()
+    declared = [k for k in roles["scientific"] if k != "seed"]
+    cells: dict[tuple, list[dict]] = {}
+    for config in configs:
+        cells.setdefault(tuple(format_value(config.get(k)) for k in declared), []).append(config)
+    others = set(roles["scientific"]) | set(roles["nuisance"]) | set(stage.search) | {"seed"}
+    candidates = [k for k in dict.fromkeys(k for c in configs for k in c) if k not in others]
+    varied = [k for k in candidates if any(len({format_value(c.get(k)) for c in cell}) > 1 for cell in cells.values())]
+    return {"scientific": roles["scientific"] + varied, "nuisance": roles["nuisance"],
+            "fixed": [k for k in roles["fixed"] if k not in varied]}
+
+
 def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: list[str], collection,
                  storage: str, name: str) -> dict:
     """study.json's content: what a stage studies, how, on what, with which versions."""
@@ -119,7 +137,7 @@ def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: 
         part = summarize(collection, task, min_per_class=int(stage.base.get("min_per_class", 0)),
                          split_seed=int(stage.base.get("split_seed", 0)))
         summary = part if summary is None else {**summary, "tasks": {**summary["tasks"], **part["tasks"]}}
-    roles = stage.roles or space.roles
+    roles = stage.roles or planned_roles(space.roles, stage)
     study = {
         "space": space.name, "question": space.question, "roles": roles,
         "metric": space.metric, "mode": space.mode,
@@ -184,6 +202,9 @@ def best_per_cell(rows: list[dict], scientific: list[str], nuisance: list[str], 
         entry = dict(zip(sci, cell))
         entry.update({k: v for k, v in zip(nuisance, setting)})
         entry["seeds"] = len(group)
+        if "weights_used" not in sci:  # the weights its numbers came from, whatever was asked for
+            entry["weights_used"] = "; ".join(dict.fromkeys(str(r["weights_used"]) for r in group
+                                                            if r.get("weights_used"))) or "-"
         for key in (metric, "test_acc", "test_bacc"):
             values = [r[key] for r in group if isinstance(r.get(key), (int, float))]
             if values:
@@ -191,6 +212,10 @@ def best_per_cell(rows: list[dict], scientific: list[str], nuisance: list[str], 
                 entry[key] = f"{mean:.3f}" + (f" ±{statistics.stdev(values):.3f}" if len(values) > 1 else "")
             else:
                 entry[key] = "-"
+            if key == "test_acc" and values:  # its 95% interval for the test split's size
+                n_test = [r["n_test"] for r in group if isinstance(r.get("n_test"), (int, float))]
+                low, high = wilson(statistics.fmean(values), n_test[0]) if n_test else (math.nan, math.nan)
+                entry["test_acc 95% CI"] = "-" if math.isnan(low) else f"{low:.3f}-{high:.3f} (n_test={n_test[0]})"
         entry["trial"] = min(r["trial"] for r in group)
         out.append(entry)
     return out
