@@ -140,10 +140,10 @@ def _result_blocks(exp: Experiment) -> list:
         metric = "val_acc" if "val_acc" in exp.history else exp.metric
         blocks.append(FigureBlock(
             "learning_curves", "Learning curves",
-            f"`{metric}` against epoch, one line per trial, a panel per task, a colour per model; solid = "
-            "fine-tune, dashed = off-the-shelf. End markers: o = finished (early stopping or max_epochs), "
-            "X = stopped by the scheduler or errored; no marker = still running.",
-            Call("figures", "learning_curves", (Ref("history"),), {"metric": metric})))
+            f"`{metric}` against epoch, one line per trial, a panel per task, a colour per model (and per "
+            "weights used, where they vary); solid = fine-tune, dashed = off-the-shelf. End markers: o = finished "
+            "(early stopping or max_epochs), X = stopped by the scheduler or errored; no marker = still running.",
+            Call("figures", "learning_curves", (Ref("history"),), {"metric": metric, "trials": Ref("trials")})))
     if _has_test(trials) and _labels_study(exp, _finished(trials)):
         blocks += _labels_blocks(exp, selection)
     blocks += _nuisance_blocks(exp) + _grid_blocks(exp)
