@@ -161,18 +161,25 @@ def print_plan(space: Space, stages: list[Stage], ctx: Context) -> int:
     return total
 
 
-def print_budget(space: Space, ctx: Context) -> None:
+def print_budget(space: Space, ctx: Context, stages: list[Stage]) -> None:
     if not ctx.demo:
         print(f"budget: full (the paper's); collection {ctx.collection} at {ctx.data_root}")
         return
     if not space.demo:
         print(f"budget: {space.name}'s own (its fixed values below); collection: the embedded demo")
         return
-    budget = {**space.demo, **{k: v for k, v in ctx.overrides.items() if k in space.demo}}
-    print(f"budget: demo ({ctx.data_root}): "
-          + ", ".join(f"{k}={v}" for k, v in budget.items())
-          + " (image_size raised to each backbone's minimum input size); ImageNet weights where cached, "
-          "else random initialisation (each trial's weights_used says which)")
+    # what the planned trials use, per backbone: efficientnet_lite0 runs the demo at its own budget
+    per_model: dict[str, dict] = {}
+    for stage in stages:
+        for config in stage.trial_configs():
+            model = str(config.get("model"))
+            per_model.setdefault(model, {k: config.get(k, space.demo[k]) for k in space.demo})
+    groups: dict[str, list[str]] = {}
+    for model, values in per_model.items():
+        groups.setdefault(", ".join(f"{k}={v}" for k, v in values.items()), []).append(model)
+    shown = "; ".join(f"{values} ({', '.join(models)})" for values, models in groups.items())
+    print(f"budget: demo ({ctx.data_root}): {shown} (image_size raised to each backbone's minimum input size); "
+          "ImageNet weights where cached, else random initialisation (each trial's weights_used says which)")
 
 
 def print_skipped(stages: list[Stage]) -> None:
@@ -248,7 +255,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     stages = plan(space, ctx, collections)
     print_skipped(stages)
     if args.dry_run:
-        print_budget(space, ctx)
+        print_budget(space, ctx, stages)
         print_plan(space, stages, ctx)
         return 0
     if not (args.address or os.environ.get("RAY_ADDRESS")):
@@ -257,7 +264,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         check_local_gpus(args.gpus_per_trial)  # a cluster's GPUs are checked once joined
     if not args.resume:
         refuse_existing(stages, launch)
-    print_budget(space, ctx)
+    print_budget(space, ctx, stages)
     check_weights(stages, ctx, args.address or os.environ.get("RAY_ADDRESS"))
     import ray
 
