@@ -22,7 +22,7 @@ DEFAULTS = {key: getattr(TrialConfig, key) for key in ("collection", "task", "mo
                                                        "min_per_class", "seed", "split_seed")}
 REPLICATE_KEYS = ("seed", "split_seed")
 # When study.json is missing: keys that are scientific if they vary; everything else that varies is nuisance.
-LIKELY_SCIENTIFIC = ("collection", "task", "model", "mode", "weights", "top_k", "min_per_class",
+LIKELY_SCIENTIFIC = ("collection", "task", "model", "mode", "weights", "head_fit", "top_k", "min_per_class",
                      "trainable_blocks", "augment", "image_size", "split")
 # Keys that are plumbing, never part of a comparison.
 PLUMBING_KEYS = ("data_root", "cache_dir", "num_workers", "feature_cache")
@@ -78,9 +78,9 @@ def resolve_roles(study: dict, trials: pd.DataFrame, config_keys: list[str]) -> 
         guessed = False
         # A key the space holds fixed but the trials vary (the demo runs weights=imagenet and none) is compared:
         # the roles follow the trials, not the declaration.
-        undeclared = [k for k in config_keys if k not in scientific + nuisance + fixed]
-        moved = [k for k in varied_within_cells(trials, fixed + undeclared, scientific)
-                 if k not in REPLICATE_KEYS and k not in PLUMBING_KEYS]
+        # only keys that name what a trial is (weights, head_fit, ...): a stray monitor or batch size is no study
+        candidates = [k for k in LIKELY_SCIENTIFIC if k in config_keys and k not in scientific + nuisance]
+        moved = varied_within_cells(trials, candidates, scientific)
         if moved:
             scientific += moved
             fixed = [k for k in fixed if k not in moved]

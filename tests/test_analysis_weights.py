@@ -4,7 +4,8 @@ roles follow what the trials varied, and every line of a figure is one kind of s
 import math
 
 
-from analysis import load_experiment, testing
+from analysis import load_experiment
+import fake_experiment as testing
 from analysis.figures import accuracy_vs_classes, learning_curves
 from analysis.tables import paper_table
 

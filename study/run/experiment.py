@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analysis.intervals import wilson
+from analysis.roles import LIKELY_SCIENTIFIC
 from study.errors import StudyError
 
 if TYPE_CHECKING:
@@ -119,8 +120,8 @@ def planned_roles(roles: dict[str, list[str]], stage: Stage) -> dict[str, list[s
     cells: dict[tuple, list[dict]] = {}
     for config in configs:
         cells.setdefault(tuple(format_value(config.get(k)) for k in declared), []).append(config)
-    others = set(roles["scientific"]) | set(roles["nuisance"]) | set(stage.search) | {"seed"}
-    candidates = [k for k in dict.fromkeys(k for c in configs for k in c) if k not in others]
+    others = set(roles["scientific"]) | set(roles["nuisance"]) | set(stage.search)
+    candidates = [k for k in LIKELY_SCIENTIFIC if k not in others]
     varied = [k for k in candidates if any(len({format_value(c.get(k)) for c in cell}) > 1 for cell in cells.values())]
     return {"scientific": roles["scientific"] + varied, "nuisance": roles["nuisance"],
             "fixed": [k for k in roles["fixed"] if k not in varied]}
