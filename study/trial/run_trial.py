@@ -33,8 +33,8 @@ from study.trial import engine, models
 from study.config import default_cache_dir, resolve_config
 from study.data import Collection, load_images, prepare_task, read_collection
 from study.errors import StudyError
-from study.trial.logistic import fit_logistic
 from study.trial.features import FeatureStore, backbone_fingerprint, extract, store_key
+from study.trial.logistic import fit_logistic
 from study.trial.transforms import ArrayDataset, ToInput, epoch_batches, epoch_generator, make_loader
 from study.trial.weights import WeightsNotFound
 
