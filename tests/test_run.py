@@ -68,7 +68,7 @@ def test_study_json_says_what_was_studied(smoke):
     assert {"artstudy", "python", "torch", "torchvision", "timm", "ray", "optuna"} <= set(study["versions"])
     assert set(study["collection"]["tasks"]) == {"material"} and study["collection"]["collection"] == "demo"
     assert study["budget"] == "demo" and study["seeds"] == 1 and study["created"]
-    assert study["trials"] == {"planned": 2, "reported": 2, "final": 2, "errored": 0}
+    assert study["trials"] == {"planned": 2, "reported": 2, "final": 2, "errored": 0, "weights_used": {"none": 2}}
 
 
 def test_the_report_is_written(smoke):
