@@ -108,7 +108,8 @@ LATE = {
     "bad mode": (["--space", "smoke", "--set", "mode=frozen", "DEMO"], "choose one of off_the_shelf, fine_tune"),
     "missing task": (["--space", "grid_paper", "--set", "task=colour", "DEMO"], "has tasks material, type, artist"),
     "unknown model": (["--space", "grid_paper", "--set", "model=vgg16", "DEMO"], "known models: alexnet"),
-    "too small": (["--space", "grid_paper", "--set", "image_size=32", "DEMO"], "needs at least 75 px"),
+    "too small": (["--space", "grid_paper", "--set", "image_size=32", "model=inception_v3", "DEMO"],
+                  "needs at least 75 px"),
     "gpu": (["--space", "smoke", "--gpus-per-trial", "0.5", "DEMO"], "no GPU is visible"),
     "nothing to resume": (["--space", "smoke", "--resume", "--name", "never"], "nothing to resume"),
     "seeds for optuna": (["--space", "lr_sweep", "--seeds", "3", "DEMO"], "spaces with seeds: cross_collection"),
@@ -164,7 +165,7 @@ def test_help_lists_every_space():
 def test_demo_without_imagenet_files_says_so_once(demo_root, tmp_path, monkeypatch, capsys):
     from search_spaces import get_space
     from study.run.planning import Collections, make_context, plan
-    from study.run.cli import build_parser, check_weights, experiment_options
+    from study.run.cli import build_parser, check_weights, experiment_options, print_skipped
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv("ARTSTUDY_WEIGHTS_DIR", raising=False)
@@ -173,8 +174,11 @@ def test_demo_without_imagenet_files_says_so_once(demo_root, tmp_path, monkeypat
     collections = Collections()
     ctx = make_context(options, collections)
     stages = plan(get_space("grid_paper"), ctx, collections)
+    print_skipped(stages)
     check_weights(stages, ctx, address=None)
     out = capsys.readouterr().out
-    assert "python -m study.weights fetch alexnet inception_v3 resnet50 vgg19 xception" in out
-    assert "random initialisation" in out
+    # one line: the paper's backbones skipped, the command that fetches them, what runs instead
+    assert out.count("python -m study.weights fetch alexnet inception_v3 resnet50 vgg19 xception") == 1
+    assert "skipped: alexnet" in out and "efficientnet_lite0" in out and "random initialisation" in out
+    assert {c["model"] for s in stages for c in s.trial_configs()} == {"efficientnet_lite0"}
 
