@@ -20,10 +20,12 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from analysis import reference
+from analysis.intervals import wilson
 from analysis.roles import MODE_ORDER, direction
 from analysis.tables import MODEL_ORDER, TASK_ORDER, _sort, fmt_value, ordered, scale
 
 LINESTYLE = {"fine_tune": "-", "off_the_shelf": "--"}  # the 2020 reproduction's convention
+HEAD_FITS = ("optimizer", "logistic")  # study.config.HEAD_FITS (analysis imports nothing from study)
 END_MARKER = {"finished": "o", "stopped": "X", "errored": "X"}  # unfinished trials carry on: no marker
 METRIC_LABEL = {"val_acc": "validation accuracy (%)", "val_bacc": "validation MCA (%)", "val_loss": "validation loss",
                 "train_acc": "train accuracy (%)", "train_loss": "train loss", "test_acc": "test accuracy (%)",
@@ -35,9 +37,29 @@ def _colours(models) -> dict:
     return {m: palette[i % 10] for i, m in enumerate(ordered(models, MODEL_ORDER))}
 
 
-def series_label(model, mode) -> str:
-    """How a model x mode line is named in legends: 'resnet50, fine-tune'."""
-    return f"{model}, {str(mode).replace('_', '-')}"
+def series_label(model, mode, *extra) -> str:
+    """How a model x mode line is named in legends: 'resnet50, fine-tune' (+ its weights, and its head fit
+    as 'head: logistic', where they vary)."""
+    named = [f"head: {v}" if v in HEAD_FITS else fmt_value(v) for v in extra]
+    return ", ".join([str(model), str(mode).replace("_", "-"), *named])
+
+
+def series_extra(frame: pd.DataFrame) -> list[str]:
+    """What else tells a frame's lines apart besides model and mode: the weights each trial used (and the
+    head fit) where they vary, so an ImageNet line is never drawn as its random-init twin's."""
+    weights = "weights_used" if "weights_used" in frame else "weights"
+    return [k for k in (weights, "head_fit") if k in frame and frame[k].astype(str).nunique() > 1]
+
+
+def with_weights_used(history: pd.DataFrame, trials: pd.DataFrame | None) -> pd.DataFrame:
+    """The history with each trial's `weights_used` (a final metric, so not in the per-epoch rows)."""
+    if trials is None or "weights_used" not in trials or "trial_id" not in trials or "weights_used" in history:
+        return history
+    return history.merge(trials[["trial_id", "weights_used"]], on="trial_id", how="left")
+
+
+def _colour_key(model, extra: tuple) -> str:
+    return ", ".join([str(model), *(fmt_value(v) for v in extra)])
 
 
 def _panels(n: int, ncols: int, width: float = 5.0, height: float = 3.8):
@@ -63,16 +85,22 @@ def _empty(message: str) -> Figure:
     return fig
 
 
-def learning_curves(history: pd.DataFrame, metric: str = "val_acc") -> Figure:
-    """`metric` against epoch, a panel per task, a colour per model, solid fine-tune, dashed off-the-shelf.
+def learning_curves(history: pd.DataFrame, metric: str = "val_acc", trials: pd.DataFrame | None = None) -> Figure:
+    """`metric` against epoch, a panel per task, a colour per model (and weights used, where they vary),
+    solid fine-tune, dashed off-the-shelf.
 
     One line per trial. Its last epoch carries a marker: o = finished (early stopping or max_epochs),
-    X = stopped by the scheduler or errored; a trial still running has none.
+    X = stopped by the scheduler or errored; a trial still running has none. `trials` supplies each
+    trial's `weights_used`.
     """
     if history.empty or metric not in history:
         return _empty(f"no {metric} reported yet")
+    history = with_weights_used(history, trials)
+    extra_keys = series_extra(history)
     tasks = ordered(history["task"].tolist(), TASK_ORDER) if "task" in history else [None]
-    colours = _colours(history["model"].tolist() if "model" in history else ["?"])
+    models = history["model"].tolist() if "model" in history else ["?"] * len(history)
+    colours = _colours([_colour_key(m, tuple(r)) for m, r in
+                        zip(models, history[extra_keys].itertuples(index=False, name=None))])
     factor = scale(metric)
     fig, axes = _panels(1, len(tasks))
     for ax, task in zip(axes[0], tasks):
@@ -82,9 +110,10 @@ def learning_curves(history: pd.DataFrame, metric: str = "val_acc") -> Figure:
             trial = trial.sort_values("epoch")
             first = trial.iloc[0]
             model, mode = first.get("model", "?"), first.get("mode", "?")
-            label = series_label(model, mode)
+            extra = tuple(first.get(k) for k in extra_keys)
+            label = series_label(model, mode, *extra)
             status = first.get("status", "unfinished")
-            (line,) = ax.plot(trial["epoch"], trial[metric] * factor, color=colours.get(model, "k"),
+            (line,) = ax.plot(trial["epoch"], trial[metric] * factor, color=colours.get(_colour_key(model, extra), "k"),
                               linestyle=LINESTYLE.get(mode, ":"), linewidth=1.4, alpha=0.85,
                               label=label if label not in seen else "_nolegend_",
                               marker=END_MARKER.get(status, ""), markevery=[len(trial) - 1], markersize=6)
@@ -130,24 +159,33 @@ def accuracy_vs_classes(trials: pd.DataFrame, mensink: bool = False) -> Figure:
     if done.empty:
         return _empty("no finished trial reports num_classes yet")
     tasks = ordered(done["task"].tolist(), TASK_ORDER) if "task" in done else [None]
-    colours = _colours(done["model"].tolist())
+    extra_keys = series_extra(done)
+    keys = ["model", "mode", *extra_keys]
+    colours = _colours([_colour_key(r[0], tuple(r[2:])) for r in done[keys].itertuples(index=False, name=None)])
     fig, axes = _panels(len(tasks), 2)
     for row, task in zip(axes, tasks):
         part = done[done["task"] == task] if task is not None else done
         for ax, metric in zip(row, ("test_acc", "test_bacc")):
             if metric not in part:
                 continue
-            for (model, mode), group in part.groupby(["model", "mode"], sort=True):
-                stats = (group.assign(v=pd.to_numeric(group[metric], errors="coerce") * 100)
-                         .groupby("num_classes")["v"].agg(["mean", "std", "count"]).reset_index()
+            for (model, mode, *extra), group in part.groupby(keys, sort=True):
+                stats = (group.assign(v=pd.to_numeric(group[metric], errors="coerce") * 100,
+                                      n=pd.to_numeric(group.get("n_test", math.nan), errors="coerce"))
+                         .groupby("num_classes").agg(mean=("v", "mean"), std=("v", "std"), count=("v", "count"),
+                                                     n_test=("n", "median")).reset_index()
                          .sort_values("num_classes"))
                 stats = stats[stats["count"] > 0]
                 if stats.empty:
                     continue
+                colour = colours[_colour_key(model, tuple(extra))]
                 bars = ax.errorbar(stats["num_classes"].astype(float), stats["mean"], yerr=stats["std"].fillna(0),
-                                   color=colours[model], linestyle=LINESTYLE.get(mode, ":"), marker="o",
-                                   markersize=4, capsize=3, label=series_label(model, mode))
-                bars.lines[0].set_gid(f"{model}|{mode}")
+                                   color=colour, linestyle=LINESTYLE.get(mode, ":"), marker="o",
+                                   markersize=4, capsize=3, label=series_label(model, mode, *extra))
+                bars.lines[0].set_gid("|".join(map(str, [model, mode, *extra])))
+                if metric == "test_acc":  # the 95% Wilson interval of each accuracy for its n_test, shaded
+                    bounds = [wilson(m / 100, n) for m, n in zip(stats["mean"], stats["n_test"])]
+                    ax.fill_between(stats["num_classes"].astype(float), [b[0] * 100 for b in bounds],
+                                    [b[1] * 100 for b in bounds], color=colour, alpha=0.12, linewidth=0)
             if mensink and task == "artist" and metric == "test_bacc":
                 _reference_mca(ax)
             ax.set_xscale("log")
@@ -165,7 +203,8 @@ def accuracy_vs_classes(trials: pd.DataFrame, mensink: bool = False) -> Figure:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             named.setdefault(label, handle)
     _legend_below(fig, list(named.values()))
-    fig.suptitle("Test accuracy against the number of classes kept (mean ± std over seeds)")
+    fig.suptitle("Test accuracy against the number of classes kept (mean ± std over seeds; "
+                 "shaded: 95% Wilson interval for n_test)")
     return fig
 
 

@@ -48,6 +48,10 @@ def _values_text(trials: pd.DataFrame, key: str, limit: int = 8) -> str:
     if len(values) > limit and numeric.notna().all():
         return f"`{key}` ({fmt_value(numeric.min())} … {fmt_value(numeric.max())}, {len(values)} values)"
     shown = ", ".join(values[:limit]) + (", …" if len(values) > limit else "")
+    if key == "weights" and "weights_used" in trials:  # what was asked for, and what the trials started from
+        used = list(dict.fromkeys(trials["weights_used"].dropna().map(fmt_value)))
+        if used and used != values:
+            shown += "; used: " + ", ".join(used)
     return f"`{key}` ({shown})"
 
 
@@ -136,10 +140,10 @@ def _result_blocks(exp: Experiment) -> list:
         metric = "val_acc" if "val_acc" in exp.history else exp.metric
         blocks.append(FigureBlock(
             "learning_curves", "Learning curves",
-            f"`{metric}` against epoch, one line per trial, a panel per task, a colour per model; solid = "
-            "fine-tune, dashed = off-the-shelf. End markers: o = finished (early stopping or max_epochs), "
-            "X = stopped by the scheduler or errored; no marker = still running.",
-            Call("figures", "learning_curves", (Ref("history"),), {"metric": metric})))
+            f"`{metric}` against epoch, one line per trial, a panel per task, a colour per model (and per "
+            "weights used, where they vary); solid = fine-tune, dashed = off-the-shelf. End markers: o = finished "
+            "(early stopping or max_epochs), X = stopped by the scheduler or errored; no marker = still running.",
+            Call("figures", "learning_curves", (Ref("history"),), {"metric": metric, "trials": Ref("trials")})))
     if _has_test(trials) and _labels_study(exp, _finished(trials)):
         blocks += _labels_blocks(exp, selection)
     blocks += _nuisance_blocks(exp) + _grid_blocks(exp)

@@ -22,7 +22,7 @@ DEFAULTS = {key: getattr(TrialConfig, key) for key in ("collection", "task", "mo
                                                        "min_per_class", "seed", "split_seed")}
 REPLICATE_KEYS = ("seed", "split_seed")
 # When study.json is missing: keys that are scientific if they vary; everything else that varies is nuisance.
-LIKELY_SCIENTIFIC = ("collection", "task", "model", "mode", "weights", "top_k", "min_per_class",
+LIKELY_SCIENTIFIC = ("collection", "task", "model", "mode", "weights", "head_fit", "top_k", "min_per_class",
                      "trainable_blocks", "augment", "image_size", "split")
 # Keys that are plumbing, never part of a comparison.
 PLUMBING_KEYS = ("data_root", "cache_dir", "num_workers", "feature_cache")
@@ -55,6 +55,18 @@ def varied_keys(trials: pd.DataFrame, keys) -> list[str]:
     return out
 
 
+def varied_within_cells(trials: pd.DataFrame, keys, cell_keys) -> list[str]:
+    """The keys among `keys` that vary among the trials of one cell of `cell_keys` (the declared scientific
+    keys). A key that varies only between cells is their consequence, not a comparison: the paper's optimiser
+    follows the mode, image_size raised to each backbone's minimum follows the model."""
+    cell_keys = [k for k in cell_keys if k in trials.columns]
+    varied = varied_keys(trials, keys)
+    if not cell_keys or not varied:
+        return varied
+    cells = _key(trials, cell_keys)
+    return [k for k in varied if (trials[k].astype(str).groupby(cells).nunique(dropna=False) > 1).any()]
+
+
 def resolve_roles(study: dict, trials: pd.DataFrame, config_keys: list[str]) -> Roles:
     """The roles from study.json, or guessed from what varies; seeds moved to replicates."""
     declared = study.get("roles") if isinstance(study.get("roles"), dict) else None
@@ -64,6 +76,16 @@ def resolve_roles(study: dict, trials: pd.DataFrame, config_keys: list[str]) -> 
         nuisance = list(declared.get("nuisance", []))
         fixed = list(declared.get("fixed", []))
         guessed = False
+        # A key the space holds fixed but the trials vary (the demo runs weights=imagenet and none) is compared:
+        # the roles follow the trials, not the declaration.
+        # only keys that name what a trial is (weights, head_fit, ...): a stray monitor or batch size is no study
+        candidates = [k for k in LIKELY_SCIENTIFIC if k in config_keys and k not in scientific + nuisance]
+        moved = varied_within_cells(trials, candidates, scientific)
+        if moved:
+            scientific += moved
+            fixed = [k for k in fixed if k not in moved]
+            notes.append(f"{', '.join(moved)} not declared scientific, but varied within one scientific cell: "
+                         "compared as scientific")
     else:
         varied = varied_keys(trials, [k for k in config_keys if k not in PLUMBING_KEYS])
         scientific = [k for k in varied if k in LIKELY_SCIENTIFIC]

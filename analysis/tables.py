@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis import reference
+from analysis.intervals import CAPTION as INTERVAL_CAPTION
+from analysis.intervals import fmt_interval, wilson
 from analysis.roles import MODE_ORDER, optimise_away, varied_keys
 
 TASK_ORDER = ("material", "type", "artist")
@@ -91,6 +93,34 @@ def fmt_mean(mean: float, std: float, n: int) -> str:
     return f"{mean:.2f} ± {std:.2f} (n={n})"
 
 
+def n_test_of(group: pd.DataFrame) -> float:
+    """The test split's size of a group of trials (one split: the same for all), NaN when not reported."""
+    if "n_test" not in group:
+        return math.nan
+    values = pd.to_numeric(group["n_test"], errors="coerce").dropna()
+    return float(values.median()) if len(values) else math.nan
+
+
+def interval(mean_percent: float, n_test: float) -> tuple[float, float]:
+    """The 95% Wilson interval, in %, of a mean test accuracy given in %."""
+    low, high = wilson(mean_percent / 100.0, n_test)
+    return low * 100.0, high * 100.0
+
+
+def fmt_accuracy(mean: float, std: float, n: int, low: float, high: float) -> str:
+    """"73.17 [58.1, 84.3] (n=1)": the mean, its 95% interval for n_test, the spread over seeds."""
+    text = fmt_mean(mean, std, n)
+    if not n:
+        return text
+    head, _, tail = text.partition(" (n=")
+    return f"{head}{fmt_interval(low / 100.0, high / 100.0)} (n={tail}"
+
+
+def used_weights(trials: pd.DataFrame) -> list[str]:
+    """["weights_used"] when the trials report it: every table shows the weights a number came from."""
+    return ["weights_used"] if "weights_used" in trials.columns else []
+
+
 def fmt_num(value, digits: int = 2, signed: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
@@ -137,11 +167,12 @@ def _scientific(trials: pd.DataFrame, scientific, base=("task", "model", "mode")
 
 
 def _comparable(group: pd.DataFrame) -> bool:
-    """The paper's setting: the full Rijksmuseum collection, ImageNet weights, no pruning."""
+    """The paper's setting: the full Rijksmuseum collection, ImageNet weights (asked for and used), no pruning."""
     def all_are(key, ok):
         return key not in group or group[key].map(lambda v: v is None or v in ok or v != v).all()
-    return (all_are("collection", ("rijksmuseum",)) and "collection" in group
-            and all_are("weights", ("imagenet",)) and all_are("top_k", (0,)) and all_are("min_per_class", (0,)))
+    return (len(group) > 0 and all_are("collection", ("rijksmuseum",)) and "collection" in group
+            and all_are("weights", ("imagenet",)) and all_are("weights_used", ("imagenet",))
+            and all_are("head_fit", ("optimizer",)) and all_are("top_k", (0,)) and all_are("min_per_class", (0,)))
 
 
 # ---------------------------------------------------------------- tables
@@ -159,6 +190,7 @@ def paper_table(trials: pd.DataFrame, *, scientific=("task", "model", "mode"), n
     done = chosen[(chosen["status"] == "finished")] if len(chosen) else chosen
     extra = [k for k in varied_keys(trials, sci) if k not in ("task", "model", "mode")]
     row_keys = [k for k in ("task", "model") if k in trials.columns] + extra
+    row_keys += [k for k in used_weights(trials) if k not in row_keys]
     found = trials["mode"].dropna().tolist() if "mode" in trials else []
     modes = ordered(list(MODE_ORDER) + found, MODE_ORDER)  # the paper's two columns always, then any other
     published = reference.sabatelli2018_rijksmuseum()
@@ -173,27 +205,36 @@ def paper_table(trials: pd.DataFrame, *, scientific=("task", "model", "mode"), n
         for m in modes:
             cell = group[group["mode"] == m] if "mode" in group else group.iloc[0:0]
             mean, std, n = summarize(cell["test_acc"] if "test_acc" in cell else pd.Series(dtype=float))
-            paper = float(getattr(ref, m)) if ref is not None and m in MODE_ORDER else math.nan
-            row.update({f"{m}_mean": mean, f"{m}_std": std, f"{m}_n": n, f"{m}_published": paper,
-                        f"{m}_diff": mean - paper if n and _comparable(cell) else math.nan})
+            # the paper's number only beside the same collection, task and weights: never a demo or random-init row
+            same = ref is not None and m in MODE_ORDER and _comparable(cell)
+            paper = float(getattr(ref, m)) if same else math.nan
+            n_test = n_test_of(cell)
+            low, high = interval(mean, n_test)
+            row.update({f"{m}_mean": mean, f"{m}_std": std, f"{m}_n": n, f"{m}_n_test": n_test,
+                        f"{m}_ci_low": low, f"{m}_ci_high": high, f"{m}_published": paper,
+                        f"{m}_diff": mean - paper if n and same else math.nan})
         rows.append(row)
-    columns = row_keys + [f"{m}_{s}" for m in modes for s in ("mean", "std", "n", "published", "diff")]
+    columns = row_keys + [f"{m}_{s}" for m in modes
+                          for s in ("mean", "std", "n", "n_test", "ci_low", "ci_high", "published", "diff")]
     frame = _sort(pd.DataFrame(rows, columns=columns), row_keys)
 
     display = frame[row_keys].astype(str).copy()
     for m in modes:
         label = MODE_LABEL.get(m, m)
-        display[f"{label} (%)"] = [fmt_mean(a, b, n) for a, b, n in
-                                   zip(frame[f"{m}_mean"], frame[f"{m}_std"], frame[f"{m}_n"])]
+        display[f"{label} (%)"] = [fmt_accuracy(a, b, n, lo, hi) for a, b, n, lo, hi in
+                                   zip(frame[f"{m}_mean"], frame[f"{m}_std"], frame[f"{m}_n"],
+                                       frame[f"{m}_ci_low"], frame[f"{m}_ci_high"])]
         display[f"paper {label} (%)"] = [fmt_num(v) for v in frame[f"{m}_published"]]
         display[f"Δ {label} (pp)"] = [fmt_num(v, signed=True) for v in frame[f"{m}_diff"]]
     collections = sorted({str(c) for c in done.get("collection", pd.Series(dtype=object)).dropna()})
     caption = ("Test accuracy (%) of each trial's best epoch (by its monitored metric), mean ± sample std "
-               "(ddof=1) over seeds; n = finished trials. paper = Sabatelli et al. 2018, Table 2 (Rijksmuseum); "
-               "Δ = ours − paper in percentage points, given only for the full Rijksmuseum collection with "
-               "ImageNet weights and no label pruning.")
+               f"(ddof=1) over seeds; n = finished trials; {INTERVAL_CAPTION}. weights_used = the weights each "
+               "trial actually started from. paper = Sabatelli et al. 2018, Table 2 (Rijksmuseum), and "
+               "Δ = ours − paper in percentage points, both given only beside the same setting: the full "
+               "Rijksmuseum collection, ImageNet weights used, the paper's head and no label pruning.")
     if collections and collections != ["rijksmuseum"]:
-        caption += f" This experiment used collection {', '.join(collections)}, so Δ is left empty."
+        caption += (f" This experiment used collection {', '.join(collections)}, not the paper's, so no published "
+                    "number stands beside its rows.")
     nui = varied_keys(trials, [k for k in nuisance if k in trials.columns])
     if nui:
         caption += (f" {', '.join(nui)} varied: each cell uses the setting with the best mean {metric} "
@@ -212,6 +253,7 @@ def isolation_table(trials: pd.DataFrame, *, scientific=(), nuisance=(), metric:
     nui = [k for k in nuisance if k in trials.columns]
     chosen = optimise_away(trials, sci, nui, metric, mode)
     factor = scale(metric)
+    used = [k for k in used_weights(trials) if k not in sci + nui]
     rows = []
     groups = chosen.groupby(sci, dropna=False, sort=False) if sci and len(chosen) else (
         [((), chosen)] if len(chosen) else [])
@@ -221,27 +263,31 @@ def isolation_table(trials: pd.DataFrame, *, scientific=(), nuisance=(), metric:
         for k in nui:
             values = group[k].drop_duplicates().tolist()
             row[k] = values[0] if len(values) == 1 else values
+        for k in used:
+            row[k] = ", ".join(map(str, group[k].drop_duplicates()))
         row["settings_tried"] = int(group["settings_tried"].iloc[0])
         row[f"{metric}_selection"] = float(group["selection_value"].iloc[0]) * factor
         mean, std, n = summarize(group["test_acc"] if "test_acc" in group else pd.Series(dtype=float))
-        row.update({"test_acc_mean": mean, "test_acc_std": std, "test_acc_n": n,
-                    "trials": " ".join(map(str, group["trial_id"]))})
+        low, high = interval(mean, n_test_of(group))
+        row.update({"test_acc_mean": mean, "test_acc_std": std, "test_acc_n": n, "test_acc_ci_low": low,
+                    "test_acc_ci_high": high, "trials": " ".join(map(str, group["trial_id"]))})
         rows.append(row)
-    columns = sci + nui + ["settings_tried", f"{metric}_selection", "test_acc_mean", "test_acc_std",
-                           "test_acc_n", "trials"]
+    columns = sci + nui + used + ["settings_tried", f"{metric}_selection", "test_acc_mean", "test_acc_std",
+                                  "test_acc_n", "test_acc_ci_low", "test_acc_ci_high", "trials"]
     frame = _sort(pd.DataFrame(rows, columns=columns), sci)
-    display = pd.DataFrame({k: frame[k].map(fmt_value) for k in sci + nui})
+    display = pd.DataFrame({k: frame[k].map(fmt_value) for k in sci + nui + used})
     display["settings tried"] = frame["settings_tried"].astype(str)
     unit = " (%)" if factor == 100 else ""
     display[f"{metric}{unit}, selection"] = [fmt_num(v) for v in frame[f"{metric}_selection"]]
-    display["test acc (%)"] = [fmt_mean(a, b, n) for a, b, n in
-                               zip(frame["test_acc_mean"], frame["test_acc_std"], frame["test_acc_n"])]
+    display["test acc (%)"] = [fmt_accuracy(a, b, n, lo, hi) for a, b, n, lo, hi in
+                               zip(frame["test_acc_mean"], frame["test_acc_std"], frame["test_acc_n"],
+                                   frame["test_acc_ci_low"], frame["test_acc_ci_high"])]
     display["trials"] = frame["trials"]
     caption = (f"For each combination of the scientific hyperparameters ({', '.join(sci) or 'none'}), the "
                f"nuisance setting ({', '.join(nui) or 'none varied'}) with the best mean {metric} "
                f"({'highest' if mode == 'max' else 'lowest'}) over seeds, among trials that finished or were "
                "stopped by the scheduler; test accuracy is that setting's, mean ± std (ddof=1) over its "
-               "finished seeds.")
+               f"finished seeds; {INTERVAL_CAPTION}.")
     return Table("isolation", "Best setting per scientific value, nuisance hyperparameters optimised away",
                  frame, display, caption)
 
@@ -291,6 +337,7 @@ def dataset_table(study: dict, trials: pd.DataFrame | None = None) -> Table:
 def labels_table(trials: pd.DataFrame, *, nuisance=(), metric: str = "val_loss", mode: str = "min") -> Table:
     """The numbers behind the accuracy-against-classes-kept figure: per task, model, mode and class count."""
     keys = [k for k in ("task", "model", "mode") if k in trials.columns]
+    keys += [k for k in varied_keys(trials, ["weights", "head_fit"]) + used_weights(trials) if k not in keys]
     prune = [k for k in ("top_k", "min_per_class") if k in trials.columns]
     chosen = optimise_away(trials, keys + prune, nuisance, metric, mode)
     done = chosen[(chosen["status"] == "finished") & chosen["num_classes"].notna()] if "num_classes" in chosen \
@@ -304,26 +351,33 @@ def labels_table(trials: pd.DataFrame, *, nuisance=(), metric: str = "val_loss",
         for metric_name in ("test_acc", "test_bacc"):
             mean, std, n = summarize(group[metric_name] if metric_name in group else pd.Series(dtype=float))
             row.update({f"{metric_name}_mean": mean, f"{metric_name}_std": std, f"{metric_name}_n": n})
+        row["n_test"] = n_test_of(group)
+        row["test_acc_ci_low"], row["test_acc_ci_high"] = interval(row["test_acc_mean"], row["n_test"])
         rows.append(row)
     columns = keys + ["num_classes"] + prune + [f"{m}_{s}" for m in ("test_acc", "test_bacc")
-                                               for s in ("mean", "std", "n")]
+                                               for s in ("mean", "std", "n")] + [
+        "n_test", "test_acc_ci_low", "test_acc_ci_high"]
     frame = pd.DataFrame(rows, columns=columns)
     if not frame.empty:  # most classes first within each task, model and mode
         frame = _sort(frame.sort_values("num_classes", ascending=False, kind="stable"), keys)
     display = frame[keys + ["num_classes"] + prune].astype(str)
-    display["test acc (%)"] = [fmt_mean(a, b, n) for a, b, n in
-                               zip(frame["test_acc_mean"], frame["test_acc_std"], frame["test_acc_n"])]
+    display["n_test"] = frame["n_test"].map(fmt_value)
+    display["test acc (%)"] = [fmt_accuracy(a, b, n, lo, hi) for a, b, n, lo, hi in
+                               zip(frame["test_acc_mean"], frame["test_acc_std"], frame["test_acc_n"],
+                                   frame["test_acc_ci_low"], frame["test_acc_ci_high"])]
     display["test MCA (%)"] = [fmt_mean(a, b, n) for a, b, n in
                                zip(frame["test_bacc_mean"], frame["test_bacc_std"], frame["test_bacc_n"])]
     caption = ("Test accuracy and balanced accuracy (mean class accuracy, MCA) in %, mean ± std (ddof=1) over "
-               "seeds, against the number of classes kept after pruning (top_k / min_per_class).")
+               "seeds, against the number of classes kept after pruning (top_k / min_per_class); "
+               f"{INTERVAL_CAPTION} (a pruned test split is smaller, so its interval is wider).")
     return Table("labels_kept", "Accuracy against the number of classes kept", frame, display, caption)
 
 
 def trials_table(trials: pd.DataFrame, *, keys=(), metric: str = "val_loss") -> Table:
     """Every trial: status, the varied config, epochs run, best epoch, its validation metric, test accuracy."""
     keys = [k for k in keys if k in trials.columns]
-    cols = ["trial_id", "status", *keys, "epochs", "best_epoch", metric, "test_acc", "test_bacc", "error"]
+    keys += [k for k in used_weights(trials) if k not in keys]
+    cols = ["trial_id", "status", *keys, "epochs", "best_epoch", metric, "test_acc", "n_test", "test_bacc", "error"]
     frame = trials.reindex(columns=cols).copy()
     for col in (metric, "test_acc", "test_bacc"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce") * scale(col)
@@ -334,10 +388,12 @@ def trials_table(trials: pd.DataFrame, *, keys=(), metric: str = "val_loss") -> 
     display["best epoch"] = frame["best_epoch"].map(lambda v: "—" if v != v or v is None else str(int(v)))
     unit = " (%)" if scale(metric) == 100 else ""
     display[f"{metric}{unit}"] = frame[metric].map(fmt_num)
-    display["test acc (%)"] = frame["test_acc"].map(fmt_num)
+    display["test acc (%)"] = [fmt_num(a) + ("" if a != a else fmt_interval(*wilson(a / 100.0, n)))
+                               for a, n in zip(frame["test_acc"], pd.to_numeric(frame["n_test"], errors="coerce"))]
     display["test MCA (%)"] = frame["test_bacc"].map(fmt_num)
     display["error"] = frame["error"].fillna("").astype(str).str.slice(0, 80)
     caption = (f"One row per trial; {metric} at its best epoch (by the trial's own monitor), test metrics from "
-               "its final report. Status: finished; stopped (by the scheduler, e.g. ASHA); errored (Ray's "
+               f"its final report; {INTERVAL_CAPTION}. Status: finished; stopped (by the scheduler, e.g. "
+               "ASHA); errored (Ray's "
                "error.txt); unfinished (running, or the run was interrupted); pending (nothing reported yet).")
     return Table("trials", "All trials", frame, display, caption)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from search_spaces.demo_transfer import plan_baseline
 from study.config import CONFIG_KEYS, MODES  # noqa: F401 (MODES: the spaces read it from here)
 from study.errors import StudyError
 
@@ -80,6 +81,9 @@ class Context:
     # seed -> the folder of a demo collection painted with that seed, written on first use (the runner's;
     # None: no collection at hand, a plan for display only)
     demo_root: Callable[[int], str] | None = None
+    # model -> whether its ImageNet file is on this machine (the runner's; None: a plan for display only,
+    # which assumes every file is there)
+    has_imagenet: Callable[[str], bool] | None = None
 
 
 Values = tuple | list | Callable[[Context, dict], list]
@@ -105,6 +109,7 @@ class Stage:
     # has finished, calls prepare(self, its result rows) to put the real values in.
     placeholders: dict[tuple[str, Any], str] = field(default_factory=dict)
     prepare: Callable[["Stage", list[dict]], None] | None = None
+    skipped_models: tuple[str, ...] = ()  # the demo left these out: no ImageNet file (search_spaces/demo_transfer.py)
 
     def cell_list(self) -> list[dict]:
         if self.cells is not None:
@@ -146,6 +151,10 @@ class Space:
     reports: tuple[str, ...] = ("",)  # the experiment folders of its stages (name suffixes), in report order
     plan: Callable[["Space", Context], list[Stage]] | None = None  # custom planner (several stages)
     takes_source: bool = False  # its first stage trains on a second collection: --source-data/-collection/-task
+    # On the demo: paper backbones only where their ImageNet file is here, plus efficientnet_lite0 with and
+    # without ImageNet weights (search_spaces/demo_transfer.py); demo_head_fit adds its logistic-head rows
+    demo_baseline: bool = False
+    demo_head_fit: bool = False
 
     @property
     def roles(self) -> dict[str, list[str]]:
@@ -239,8 +248,21 @@ def plan_grid(space: Space, ctx: Context) -> list[Stage]:
         base.pop(key, None)
     samples = space.demo_samples_per_cell if ctx.demo else space.samples_per_cell
     max_t = int(base.get("max_epochs", 100)) + 1
-    return [Stage("", base, grid, search=search, samples_per_cell=samples if search else 1,
-                  scheduler=space.scheduler, max_t=max_t)]
+    stage = Stage("", base, grid, search=search, samples_per_cell=samples if search else 1,
+                  scheduler=space.scheduler, max_t=max_t)
+    if ctx.demo and space.demo_baseline and "model" in grid and "weights" not in ctx.overrides:
+        stage.cells, stage.skipped_models = plan_baseline(stage.cell_list(), base, ctx.overrides,
+                                                          ctx.has_imagenet or (lambda model: True),
+                                                          head_fit=space.demo_head_fit)
+        stage.grid = {}
+        for key in sorted({k for cell in stage.cells for k in cell}):  # what every cell shares is shared
+            values = {repr(cell.get(key, "<unset>")) for cell in stage.cells}
+            if len(values) == 1:
+                base[key] = stage.cells[0][key]
+                for cell in stage.cells:
+                    del cell[key]
+        stage.max_t = max(int(c.get("max_epochs", 100)) for c in stage.trial_configs()) + 1
+    return [stage]
 
 
 def geometric_ladder(full: int, low: int = 2, ratio: float = 0.5) -> list[int]:

@@ -26,6 +26,7 @@ from typing import Any
 from study.errors import StudyError
 
 MODES = ("off_the_shelf", "fine_tune")
+HEAD_FITS = ("optimizer", "logistic")
 OPTIMIZERS = ("rmsprop", "sgd", "adamw")
 MONITORS = {"val_loss": "min", "val_acc": "max"}  # the monitored metric and which way is better
 COLLECTIONS = ("rijksmuseum", "imet", "folder", "csv", "demo")
@@ -40,6 +41,10 @@ class TrialConfig:
     model: str = "resnet50"  # a name from study.trial.models.list_models()
     mode: str = "off_the_shelf"  # off_the_shelf: frozen backbone, new head; fine_tune: every layer trains
     weights: str = "imagenet"  # imagenet | none (random init) | path to an earlier trial's checkpoint
+    # optimizer: the head trains epoch by epoch with `optimizer` and early stopping (the paper's);
+    # logistic: off_the_shelf only, multinomial logistic regression on the cached features with its L2
+    # strength chosen on val (Kornblith et al. 2019; study/trial/logistic.py), in one step
+    head_fit: str = "optimizer"
     # --- optimisation. The optimiser and its momentum depend on the mode, so they cannot be one value
     # here: None = the paper's choice for the trial's mode (PAPER_OPTIMIZER), which resolve_config fills
     # in; a resolved config never holds None.
@@ -227,6 +232,11 @@ def _check(cfg: TrialConfig) -> None:
     if cfg.monitor not in MONITORS:
         raise ConfigError(f"monitor={cfg.monitor!r}; choose one of {', '.join(MONITORS)}")
     parse_split(cfg.split)
+    if cfg.head_fit not in HEAD_FITS:
+        raise ConfigError(f"head_fit={cfg.head_fit!r}; choose one of {', '.join(HEAD_FITS)}")
+    if cfg.head_fit == "logistic" and (cfg.mode != "off_the_shelf" or cfg.augment or not cfg.feature_cache):
+        raise ConfigError("head_fit=logistic fits a head on cached features: it needs mode=off_the_shelf, "
+                          "augment=false and feature_cache=true")
     for key in ("lr",):
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"{key}={getattr(cfg, key)!r} must be positive")

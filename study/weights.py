@@ -21,6 +21,10 @@ from study.trial.weights import (WEIGHTS_DIR_ENV, ImagenetSource, WeightsError, 
 
 
 def fetch(source: ImagenetSource, dest: Path, model: str) -> Path:
+    if source.package:  # installed with a Python package: nothing to download, only to check
+        found = find_imagenet(source, model)
+        load_file(found)
+        return found
     dest.mkdir(parents=True, exist_ok=True)
     if source.url:
         target = dest / source.file
@@ -51,12 +55,12 @@ def main(argv: list[str] | None = None) -> int:
             for name in models.list_models():
                 source = models.get_info(name).imagenet
                 if source is None:
-                    print(f"{name:16s} (no ImageNet weights)")
+                    print(f"{name:18s} (no ImageNet weights)")
                     continue
                 try:
-                    print(f"{name:16s} {find_imagenet(source, name)}")
+                    print(f"{name:18s} {find_imagenet(source, name)}")
                 except WeightsNotFound:
-                    print(f"{name:16s} missing: {source.file}")
+                    print(f"{name:18s} missing: {source.file}")
             return 0
         names = models.list_models() if args.models == ["all"] else args.models
         dest = args.dir or search_dirs()[0]

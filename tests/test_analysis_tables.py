@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from scipy.stats import binomtest
 
 from analysis import load_experiment
 import fake_experiment as fake
@@ -86,7 +87,11 @@ def test_table2_markdown_and_latex(paper):
     md = (out / "paper_table.md").read_text()
     first = rows[0]
     mean, std = float(first["off_the_shelf_mean"]), float(first["off_the_shelf_std"])
-    assert f"{mean:.2f} ± {std:.2f} (n=3)" in md
+    n_test = int(float(first["off_the_shelf_n_test"]))
+    # the 95% Wilson interval of the mean accuracy on n_test images, from scipy directly
+    ci = binomtest(round(mean / 100 * n_test), n_test).proportion_ci(method="wilson")
+    assert f"{mean:.2f} ± {std:.2f} [{ci.low * 100:.1f}, {ci.high * 100:.1f}] (n=3)" in md
+    assert "95% Wilson interval" in md and "weights_used" in md
     assert "(n=1)" in md and "ddof=1" in md and "%" in md
     tex = (out / "paper_table.tex").read_text()
     assert "\\begin{tabular}" in tex and "$\\pm$" in tex and "\\caption{Test accuracy (\\%)" in tex
@@ -96,8 +101,9 @@ def test_diff_left_empty_off_the_paper_setting(tmp_path):
     exp = load_experiment(fake.lr_sweep(tmp_path / "lr"))  # the demo collection
     table = paper_table(exp.trials, scientific=exp.roles.scientific, nuisance=exp.roles.nuisance,
                         metric=exp.metric, mode=exp.mode)
-    assert table.frame["fine_tune_published"].notna().all() and table.frame["fine_tune_diff"].isna().all()
-    assert "collection demo" in table.caption
+    # a demo row never stands beside the paper's number
+    assert table.frame["fine_tune_published"].isna().all() and table.frame["fine_tune_diff"].isna().all()
+    assert "collection demo" in table.caption and "no published number" in table.caption
 
 
 def test_isolation_picks_best_nuisance_setting_by_hand(tmp_path):

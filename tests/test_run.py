@@ -68,7 +68,7 @@ def test_study_json_says_what_was_studied(smoke):
     assert {"artstudy", "python", "torch", "torchvision", "timm", "ray", "optuna"} <= set(study["versions"])
     assert set(study["collection"]["tasks"]) == {"material"} and study["collection"]["collection"] == "demo"
     assert study["budget"] == "demo" and study["seeds"] == 1 and study["created"]
-    assert study["trials"] == {"planned": 2, "reported": 2, "final": 2, "errored": 0}
+    assert study["trials"] == {"planned": 2, "reported": 2, "final": 2, "errored": 0, "weights_used": {"none": 2}}
 
 
 def test_the_report_holds_the_trials_numbers(smoke, report_holds_the_trials_numbers):
@@ -109,7 +109,8 @@ LATE = {
     "bad mode": (["--space", "smoke", "--set", "mode=frozen", "DEMO"], "choose one of off_the_shelf, fine_tune"),
     "missing task": (["--space", "grid_paper", "--set", "task=colour", "DEMO"], "has tasks material, type, artist"),
     "unknown model": (["--space", "grid_paper", "--set", "model=vgg16", "DEMO"], "known models: alexnet"),
-    "too small": (["--space", "grid_paper", "--set", "image_size=32", "DEMO"], "needs at least 75 px"),
+    "too small": (["--space", "grid_paper", "--set", "image_size=32", "model=inception_v3", "DEMO"],
+                  "needs at least 75 px"),
     "gpu": (["--space", "smoke", "--gpus-per-trial", "0.5", "DEMO"], "no GPU is visible"),
     "nothing to resume": (["--space", "smoke", "--resume", "--name", "never"], "nothing to resume"),
     "seeds for optuna": (["--space", "lr_sweep", "--seeds", "3", "DEMO"], "spaces with seeds: cross_collection"),
@@ -165,7 +166,7 @@ def test_help_lists_every_space():
 def test_demo_without_imagenet_files_says_so_once(demo_root, tmp_path, monkeypatch, capsys):
     from search_spaces import get_space
     from study.run.planning import Collections, make_context, plan
-    from study.run.cli import build_parser, check_weights, experiment_options
+    from study.run.cli import build_parser, check_weights, experiment_options, print_skipped
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv("ARTSTUDY_WEIGHTS_DIR", raising=False)
@@ -174,10 +175,13 @@ def test_demo_without_imagenet_files_says_so_once(demo_root, tmp_path, monkeypat
     collections = Collections()
     ctx = make_context(options, collections)
     stages = plan(get_space("grid_paper"), ctx, collections)
+    print_skipped(stages)
     check_weights(stages, ctx, address=None)
     out = capsys.readouterr().out
-    assert "python -m study.weights fetch alexnet inception_v3 resnet50 vgg19 xception" in out
-    assert "random initialisation" in out
+    # one line: the paper's backbones skipped, the command that fetches them, what runs instead
+    assert out.count("python -m study.weights fetch alexnet inception_v3 resnet50 vgg19 xception") == 1
+    assert "skipped: alexnet" in out and "efficientnet_lite0" in out and "random initialisation" in out
+    assert {c["model"] for s in stages for c in s.trial_configs()} == {"efficientnet_lite0"}
 
 
 

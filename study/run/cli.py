@@ -22,11 +22,13 @@ import os
 import sys
 import textwrap
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from search_spaces import Context, Space, Stage, get_space, list_spaces
+from search_spaces.demo_transfer import PACKAGED
 from study.run import experiment as exp
 from study.config import COLLECTIONS, CONFIG_KEYS, ConfigError, coerce_value
 from study.errors import StudyError, exit_on_error
@@ -159,18 +161,35 @@ def print_plan(space: Space, stages: list[Stage], ctx: Context) -> int:
     return total
 
 
-def print_budget(space: Space, ctx: Context) -> None:
+def print_budget(space: Space, ctx: Context, stages: list[Stage]) -> None:
     if not ctx.demo:
         print(f"budget: full (the paper's); collection {ctx.collection} at {ctx.data_root}")
         return
     if not space.demo:
         print(f"budget: {space.name}'s own (its fixed values below); collection: the embedded demo")
         return
-    budget = {**space.demo, **{k: v for k, v in ctx.overrides.items() if k in space.demo}}
-    print(f"budget: demo ({ctx.data_root}): "
-          + ", ".join(f"{k}={v}" for k, v in budget.items())
-          + " (image_size raised to each backbone's minimum input size); ImageNet weights where cached, "
-          "else random initialisation (each trial's weights_used says which)")
+    # what the planned trials use, per backbone: efficientnet_lite0 runs the demo at its own budget
+    per_model: dict[str, dict] = {}
+    for stage in stages:
+        for config in stage.trial_configs():
+            model = str(config.get("model"))
+            per_model.setdefault(model, {k: config.get(k, space.demo[k]) for k in space.demo})
+    groups: dict[str, list[str]] = {}
+    for model, values in per_model.items():
+        groups.setdefault(", ".join(f"{k}={v}" for k, v in values.items()), []).append(model)
+    shown = "; ".join(f"{values} ({', '.join(models)})" for values, models in groups.items())
+    print(f"budget: demo ({ctx.data_root}): {shown} (image_size raised to each backbone's minimum input size); "
+          "ImageNet weights where cached, else random initialisation (each trial's weights_used says which)")
+
+
+def print_skipped(stages: list[Stage]) -> None:
+    """The one line saying which paper backbones the demo left out, and how to bring them in."""
+    skipped = sorted({model for stage in stages for model in stage.skipped_models})
+    if skipped:
+        fetch = f"python -m study.weights fetch {' '.join(skipped)}"
+        print(f"skipped: {', '.join(skipped)} (no ImageNet file on this machine); the demo runs {PACKAGED}, whose "
+              f"ImageNet weights install with artstudy, with them and from random initialisation instead. "
+              f"To add them: `{fetch}` on a machine with internet, then rerun.")
 
 
 def check_weights(stages: list[Stage], ctx: Context, address: str | None) -> None:
@@ -234,8 +253,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     collections = Collections()
     ctx = make_context(launch.options, collections)
     stages = plan(space, ctx, collections)
+    print_skipped(stages)
     if args.dry_run:
-        print_budget(space, ctx)
+        print_budget(space, ctx, stages)
         print_plan(space, stages, ctx)
         return 0
     if not (args.address or os.environ.get("RAY_ADDRESS")):
@@ -244,7 +264,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         check_local_gpus(args.gpus_per_trial)  # a cluster's GPUs are checked once joined
     if not args.resume:
         refuse_existing(stages, launch)
-    print_budget(space, ctx)
+    print_budget(space, ctx, stages)
     check_weights(stages, ctx, args.address or os.environ.get("RAY_ADDRESS"))
     import ray
 
@@ -332,7 +352,9 @@ def run_stage(space: Space, stage: Stage, ctx: Context, collections: Collections
     rows = result_rows(results)
     study["finished"] = exp.now()
     study["trials"] = {"planned": stage.num_trials, "reported": len(rows),
-                       "final": sum("test_acc" in r for r in rows), "errored": len(results.errors)}
+                       "final": sum("test_acc" in r for r in rows), "errored": len(results.errors),
+                       # how many trials started from which weights (a demo may lack an ImageNet file)
+                       "weights_used": dict(Counter(str(r["weights_used"]) for r in rows if r.get("weights_used")))}
     exp.write_study(folder, study)  # saved before anything is shown
     freed = prune_finished(results)
     if freed:

@@ -79,7 +79,10 @@ def start_ray(address: str | None, gpus_per_trial: float = 0.0, log=print) -> di
         check_local_gpus(gpus_per_trial)
         prepare_environment(None)  # study.run did this before importing Ray; the node address is checked below
         with_dashboard = dashboard_installed()
-        context = ray.init(include_dashboard=with_dashboard, dashboard_host=LOOPBACK)
+        # address="local": always a new Ray of our own. Without it ray.init joins whatever cluster
+        # /tmp/ray/ray_current_cluster names, and one left by a crashed `ray start` hangs the run on a GCS
+        # that no longer exists (seen: "Failed to connect to GCS ... within 5 seconds", forever).
+        context = ray.init(address="local", include_dashboard=with_dashboard, dashboard_host=LOOPBACK)
         info["dashboard"] = getattr(context, "dashboard_url", None) or None
         addresses = sorted({n.get("NodeManagerAddress") for n in ray.nodes() if n.get("Alive", True)})
         if addresses != [LOOPBACK]:

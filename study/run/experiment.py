@@ -16,6 +16,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from analysis.roles import LIKELY_SCIENTIFIC
 from study.config import TrialConfig, parse_split
 from study.errors import StudyError
 
@@ -107,6 +108,23 @@ def now() -> str:
 
 # ---------------------------------------------------------------- study.json
 
+def planned_roles(roles: dict[str, list[str]], stage: Stage) -> dict[str, list[str]]:
+    """The space's roles, with every other key that the planned trials vary within one cell of the declared
+    scientific keys moved to scientific: the demo runs efficientnet_lite0 with weights=imagenet and none, so
+    `weights` is compared, not held. (The optimiser, fixed per mode, and image_size, raised to each
+    backbone's minimum, vary only between cells: they stay where they are.)"""
+    configs = stage.trial_configs()
+    declared = [k for k in roles["scientific"] if k != "seed"]
+    cells: dict[tuple, list[dict]] = {}
+    for config in configs:
+        cells.setdefault(tuple(format_value(config.get(k)) for k in declared), []).append(config)
+    others = set(roles["scientific"]) | set(roles["nuisance"]) | set(stage.search)
+    candidates = [k for k in LIKELY_SCIENTIFIC if k not in others]
+    varied = [k for k in candidates if any(len({format_value(c.get(k)) for c in cell}) > 1 for cell in cells.values())]
+    return {"scientific": roles["scientific"] + varied, "nuisance": roles["nuisance"],
+            "fixed": [k for k in roles["fixed"] if k not in varied]}
+
+
 def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: list[str], collection,
                  storage: str, name: str) -> dict:
     """study.json's content: what a stage studies, how, on what, with which versions."""
@@ -121,7 +139,7 @@ def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: 
         part = summarize(collection, task, min_per_class=int(stage.base.get("min_per_class", 0)),
                          split_seed=int(stage.base.get("split_seed", 0)), split=split)
         summary = part if summary is None else {**summary, "tasks": {**summary["tasks"], **part["tasks"]}}
-    roles = stage.roles or space.roles
+    roles = stage.roles or planned_roles(space.roles, stage)
     study = {
         "space": space.name, "question": space.question, "roles": roles,
         "metric": space.metric, "mode": space.mode,

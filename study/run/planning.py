@@ -74,7 +74,25 @@ def make_context(options: dict, collections: Collections) -> Context:
     return Context(collection=options["collection"], data_root=data, tasks=tuple(target.tasks),
                    demo=options["collection"] == "demo", seeds=options["seeds"], overrides=options["set"],
                    count_classes=collections.count_classes, sampler=options["sampler"], source=source,
-                   demo_root=demo_root)
+                   demo_root=demo_root, has_imagenet=imagenet_present)
+
+
+def imagenet_present(model: str) -> bool:
+    """Whether `model`'s ImageNet file is on this machine (study.trial.weights looks; nothing downloads)."""
+    models = known_models()
+    if models is None or model not in models:
+        return True  # no engine, or an unknown name: check_stage says what is wrong
+    from study.trial.models import get_info
+    from study.trial.weights import WeightsNotFound, find_imagenet
+
+    source = get_info(model).imagenet
+    if source is None:
+        return False
+    try:
+        find_imagenet(source, model)
+    except WeightsNotFound:
+        return False
+    return True
 
 
 def plan(space: Space, ctx: Context, collections: Collections) -> list[Stage]:
@@ -102,8 +120,9 @@ def raise_image_size(stage: Stage) -> None:
     known = {m: get_info(m).min_size for m in needs if m in (known_models() or [])}
     if not size or all(known.get(m, 0) <= size for m in needs):
         return
-    for cell in cells:
-        cell["image_size"] = max(size, known.get(str(cell.get("model", stage.base.get("model"))), 0))
+    for cell in cells:  # a cell's own size (a backbone the demo runs bigger) is kept, raised the same way
+        own = int(cell.get("image_size", size))
+        cell["image_size"] = max(own, known.get(str(cell.get("model", stage.base.get("model"))), 0))
     stage.cells, stage.grid = cells, {}
     stage.base.pop("image_size")
 

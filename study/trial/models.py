@@ -59,7 +59,8 @@ def get_model(name: str, num_classes: int, weights: str = "none") -> TransferMod
         backbone = build_backbone(name)
     if imagenet_file is not None:
         state = weights_mod.load_file(imagenet_file)
-        weights_mod.load_into(backbone, state, what=f"ImageNet file {imagenet_file}", drop=info.drop)
+        weights_mod.load_into(backbone, state, what=f"ImageNet file {imagenet_file}", drop=info.drop,
+                              in_order=info.imagenet.in_order)
     elif weights not in ("none", "imagenet"):
         weights_mod.load_checkpoint_backbone(backbone, name, weights)
     return TransferModel(info, backbone, num_classes)

@@ -36,6 +36,7 @@ from study.config import default_cache_dir, resolve_config
 from study.data import Collection, load_images, prepare_task, read_collection
 from study.errors import StudyError
 from study.trial.features import FeatureStore, backbone_fingerprint, extract, row_keys, store_key
+from study.trial.logistic import fit_logistic
 from study.trial.transforms import ArrayDataset, ToInput, epoch_batches, epoch_generator, make_loader
 from study.trial.weights import WeightsNotFound
 
@@ -209,6 +210,13 @@ def run_trial(
         diverged = bool(state.get("diverged", False))
 
     with _threads_for(inputs):
+        if cfg.head_fit == "logistic" and not stopped:  # one step instead of epochs: the fit picks its own L2
+            epoch, stopped = 1, True
+            metrics = _fit_logistic_head(model, inputs, rows, k, cfg.monitor, cfg.seed)
+            stopper.step(metrics[cfg.monitor], epoch, trainable.state_dict,
+                         {key: metrics[key] for key in ("val_loss", "val_acc", "val_bacc")})
+            if on_epoch is not None:
+                on_epoch(metrics, _snapshot(epoch, stopped, diverged, identity, trainable, optimizer, stopper))
         while not stopped and epoch < cfg.max_epochs:
             epoch += 1
             generator = epoch_generator(cfg.seed, epoch)
@@ -244,6 +252,20 @@ def run_trial(
                    "classes": list(task.classes), "num_classes": k, "input_size": size}
         on_end(final, payload)
     return final
+
+
+def _fit_logistic_head(model: models.TransferModel, inputs: _Inputs, rows: dict[str, np.ndarray], k: int,
+                       monitor: str, seed: int) -> dict:
+    """Kornblith et al.'s head (study/trial/logistic.py) on the cached features, copied into model.head."""
+    features, labels = inputs.dataset.inputs.numpy(), inputs.dataset.labels.numpy()
+    train, val = rows["train"], rows["val"]
+    fit = fit_logistic(features[train], labels[train], features[val], labels[val], num_classes=k, monitor=monitor,
+                       seed=seed)
+    with torch.no_grad():
+        model.head.weight.copy_(torch.from_numpy(fit.weight))
+        model.head.bias.copy_(torch.from_numpy(fit.bias))
+    return {"epoch": 1, **fit.metrics, "epoch_time_s": fit.seconds,
+            "train_images_per_s": len(train) / max(fit.seconds, 1e-9), "head_c": fit.c}
 
 
 def _snapshot(epoch: int, stopped: bool, diverged: bool, identity: dict, trainable: torch.nn.Module,

