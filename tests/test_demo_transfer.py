@@ -12,7 +12,7 @@ from search_spaces.registry import PAPER_MODELS
 
 
 def context(present, **kw) -> Context:
-    return Context(count_classes=lambda collection, root, task, m: 12, has_imagenet=lambda m: m in present, **kw)
+    return Context(count_classes=lambda collection, root, task, m, split: 12, has_imagenet=lambda m: m in present, **kw)
 
 
 def configs(name, ctx):
