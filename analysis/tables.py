@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis import reference
+from study import spreadsheet
 from analysis.roles import MODE_ORDER, optimise_away, varied_keys
 
 TASK_ORDER = ("material", "type", "artist")
@@ -33,7 +34,7 @@ class Table:
     caption: str
 
     def to_csv(self) -> str:
-        return self.frame.to_csv(index=False)
+        return spreadsheet.to_csv(self.frame, index=False)  # labels beginning with = stay text
 
     def to_markdown(self) -> str:
         if self.display.empty:

@@ -16,6 +16,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from study import atomic
 from study.config import TrialConfig, parse_split
 from study.errors import StudyError
 
@@ -66,9 +67,7 @@ def write_text(path: str, text: str) -> None:
         return
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(".json.tmp")
-    tmp.write_text(text)
-    tmp.replace(p)  # never a half-written study.json, even if the run is killed here
+    atomic.write_text(p, text)  # never a half-written study.json, even if the run is killed here
 
 
 def read_study(folder: str) -> dict | None:
