@@ -243,7 +243,7 @@ def test_escaped_cells_never_start_a_formula_and_keep_their_text(value):
 
 def test_every_csv_of_a_report_escapes_formula_text(tmp_path):
     from analysis.report import write_report
-    from analysis.testing import FakeTrial, _study, epochs_from, write_experiment
+    from fake_experiment import FakeTrial, _study, epochs_from, write_experiment
 
     evil = {"data_root": "=HYPERLINK(\"http://example.invalid\",\"x\")", "task": "@SUM(1+1)*cmd|' /C calc'!A0"}
     trials = []
