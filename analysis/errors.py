@@ -3,7 +3,8 @@
 `AnalysisError` is a user-facing error (not an experiment folder, an empty one): its message says what to
 do, and `python -m analysis.report` prints it as `error: <message>` and exits 2, like the project's other
 command lines. It does not derive from `study.errors.StudyError` on purpose: analysis imports nothing from
-`study`, so it runs with pandas, matplotlib and the folder alone; `study.run` catches both.
+`study` but its pure-Python file helpers (`study.atomic`, `study.spreadsheet`), so it runs with pandas,
+matplotlib and the folder alone; `study.run` catches both.
 
 `AnalysisWarning` is issued for what is read with caveats (a result line cut off mid-write, trials of
 different spaces mixed, study.json missing); the report lists the same messages.

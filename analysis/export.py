@@ -8,6 +8,7 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from analysis.tables import Table
+from study import atomic
 
 TABLE_FORMATS = ("csv", "md", "tex")
 FIGURE_FORMATS = ("png", "svg")
@@ -23,7 +24,7 @@ def save_table(table: Table, folder: Path) -> list[Path]:
     paths = []
     for ext in TABLE_FORMATS:
         path = folder / f"{table.name}.{ext}"
-        path.write_text(texts[ext], encoding="utf-8")
+        atomic.write_text(path, texts[ext])
         paths.append(path)
     return paths
 
@@ -36,6 +37,7 @@ def save_figure(fig: Figure, folder: Path, stem: str) -> list[Path]:
         # No dates or software names inside: the same experiment gives byte-identical files.
         metadata = {"Date": None} if ext == "svg" else {"Software": None}
         with matplotlib.rc_context({"svg.hashsalt": "artstudy"}):
-            fig.savefig(path, format=ext, dpi=120, metadata=metadata)
+            with atomic.atomic_path(path) as temp:
+                fig.savefig(temp, format=ext, dpi=120, metadata=metadata)
         paths.append(path)
     return paths

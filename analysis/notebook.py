@@ -12,6 +12,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from analysis.blocks import FigureBlock, TableBlock
+from study import atomic
 
 
 def build_notebook(blocks: list, title: str, intro: str, experiment: Path, report_dir: Path):
@@ -51,5 +52,6 @@ def build_notebook(blocks: list, title: str, intro: str, experiment: Path, repor
 
 
 def write_notebook(nb, path: Path) -> Path:
-    nbformat.write(nb, str(path))
+    text = nbformat.writes(nb)
+    atomic.write_text(path, text if text.endswith("\n") else text + "\n")  # as nbformat.write ends it
     return path

@@ -23,6 +23,7 @@ from analysis.errors import AnalysisError
 from analysis.load import Experiment, load_experiment
 from analysis.roles import REPLICATE_KEYS, varied_keys
 from analysis.tables import fmt_value
+from study import atomic, spreadsheet  # pure Python: no torch, no Ray
 
 OUTPUTS = """\
 writes into the report folder (default EXPERIMENT_DIR/report/):
@@ -276,8 +277,8 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
     data.mkdir(exist_ok=True)
-    exp.trials.to_csv(data / "trials.csv", index=False)
-    exp.history.to_csv(data / "history.csv", index=False)
+    spreadsheet.to_csv(exp.trials, data / "trials.csv", index=False)
+    spreadsheet.to_csv(exp.history, data / "history.csv", index=False)
 
     blocks = plan(exp, _analysis_command(exp.path, out))
     for block in blocks:
@@ -289,8 +290,8 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
 
     space = exp.study.get("space") or "experiment"
     title = exp.name if exp.name == space else f"{space}: {exp.name}"  # the runner names an experiment after its space
-    (out / "report.md").write_text(_markdown(blocks, title), encoding="utf-8")
-    (out / "report.html").write_text(render_html(blocks, title, out), encoding="utf-8")
+    atomic.write_text(out / "report.md", _markdown(blocks, title))
+    atomic.write_text(out / "report.html", render_html(blocks, title, out))
     intro = exp.study.get("question") or ""
     write_notebook(build_notebook(blocks, title, intro, exp.path, out), out / "report.ipynb")
     return out, exp

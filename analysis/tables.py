@@ -20,6 +20,7 @@ from analysis import reference
 from analysis.intervals import CAPTION as INTERVAL_CAPTION
 from analysis.intervals import fmt_interval, wilson
 from analysis.roles import MODE_ORDER, optimise_away, varied_keys
+from study import spreadsheet
 
 TASK_ORDER = ("material", "type", "artist")
 MODEL_ORDER = ("xception", "inception_v3", "resnet50", "vgg19")  # the paper's row order
@@ -35,7 +36,7 @@ class Table:
     caption: str
 
     def to_csv(self) -> str:
-        return self.frame.to_csv(index=False)
+        return spreadsheet.to_csv(self.frame, index=False)  # labels beginning with = stay text
 
     def to_markdown(self) -> str:
         if self.display.empty:

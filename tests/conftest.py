@@ -86,3 +86,11 @@ def _report_holds_the_trials_numbers(experiment, report):
 @pytest.fixture(scope="session")
 def report_holds_the_trials_numbers():
     return _report_holds_the_trials_numbers
+
+
+@pytest.fixture(scope="session")
+def clean_smoke_run(demo_root, tmp_path_factory):
+    """The smoke space on the small demo, run once without a fault: what every fault test must end with."""
+    from runs import run_smoke
+
+    return run_smoke(demo_root, tmp_path_factory.mktemp("clean"), "clean", "--max-concurrent", "1")

@@ -1,5 +1,6 @@
 """`--resume` after the driver dies: finished trials are not rerun, the interrupted one continues
-from its last epoch checkpoint, and every trial ends with exactly one final report.
+from its last epoch checkpoint, every trial ends with exactly one final report, and the results
+are those of a run never interrupted.
 
 The first run is killed (SIGKILL to its process group: driver and the Ray it started) once the
 first trial has finished and the second has reported two epochs; the experiment state on disk
@@ -10,33 +11,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-EPOCHS = 6  # long enough that the second trial is still running when we kill the run
-
-
-def rows(trial: Path) -> list[dict]:
-    path = trial / "result.json"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip().endswith("}")]
-
-
-def trials(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("train_*") if p.is_dir())
-
+from runs import EPOCHS, by_mode, final, rows, same_results, smoke_argv, trials
 
 @pytest.fixture(scope="module")
 def interrupted_then_resumed(demo_root, tmp_path_factory):
     storage = tmp_path_factory.mktemp("resume")
     folder = storage / "r"
-    argv = [sys.executable, "-m", "study.run", "--space", "smoke", "--data", str(demo_root), "--collection", "demo",
-            "--storage", str(storage), "--name", "r", "--max-concurrent", "1",
-            "--set", f"max_epochs={EPOCHS}", f"patience={EPOCHS}", "batch_size=8"]
+    argv = smoke_argv(demo_root, storage, "r", "--max-concurrent", "1")
     # The kill lands right after a checkpoint is registered (the moment result.json shows the epoch):
     # the window in which Ray has rotated the old checkpoint away but not yet snapshotted the state.
     env = dict(os.environ)
@@ -65,6 +49,7 @@ def interrupted_then_resumed(demo_root, tmp_path_factory):
     return folder, seen, second
 
 
+@pytest.mark.reliability
 def test_resume_finishes_every_trial_exactly_once(interrupted_then_resumed):
     folder, seen, second = interrupted_then_resumed
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
@@ -80,6 +65,7 @@ def test_resume_finishes_every_trial_exactly_once(interrupted_then_resumed):
     assert study["resumed"] and study["trials"]["final"] == 2
 
 
+@pytest.mark.reliability
 def test_the_interrupted_trial_continues_from_its_checkpoint(interrupted_then_resumed):
     folder, seen, _ = interrupted_then_resumed
     lines = [r for r in rows(seen["running"]) if "epoch" in r]
@@ -89,6 +75,17 @@ def test_the_interrupted_trial_continues_from_its_checkpoint(interrupted_then_re
     assert resumed_at > 1  # not from scratch
     assert resumed_at <= max(seen["running_epochs_before"]) + 1
     assert lines[-1]["epoch"] == EPOCHS
+
+
+@pytest.mark.reliability
+def test_the_resumed_experiment_equals_a_clean_run(interrupted_then_resumed, clean_smoke_run):
+    folder, _, second = interrupted_then_resumed
+    assert second.returncode == 0
+    resumed, clean = by_mode(folder), by_mode(clean_smoke_run)
+    assert sorted(resumed) == sorted(clean) == ["fine_tune", "off_the_shelf"]  # the same set of trials
+    for mode in clean:
+        same_results(resumed[mode], clean[mode])
+        assert final(resumed[mode])["num_classes"] == final(clean[mode])["num_classes"]
 
 
 def test_an_experiment_pickled_before_the_move_of_percell_restores(monkeypatch):

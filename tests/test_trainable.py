@@ -72,6 +72,7 @@ def test_reports_every_epoch_with_its_state_then_the_final_metrics(monkeypatch, 
     assert torch.get_num_threads() == 1
 
 
+@pytest.mark.reliability  # the worker-kill fault without Ray; tests/test_reliability_faults.py kills a real one
 def test_a_trial_that_died_resumes_from_its_last_epoch(monkeypatch, tmp_path, collection):
     first = FakeTune(tmp_path / "first", die_after=2)
     with pytest.raises(Died):
@@ -96,6 +97,7 @@ def test_a_finished_trial_restored_reports_nothing(monkeypatch, tmp_path, collec
     assert restored.reports == []
 
 
+@pytest.mark.reliability
 def test_a_finished_trial_restored_from_an_epoch_checkpoint_reports_nothing(monkeypatch, tmp_path, collection):
     # A crash can leave Ray's experiment state naming the last epoch checkpoint although the final
     # one (and the final line in result.json) were already written beside it: no second final report.

@@ -98,6 +98,7 @@ class Payload:
         return (open, (str(self.marker), "w"))
 
 
+@pytest.mark.reliability
 def test_pickled_objects_are_refused(tmp_path):
     marker = tmp_path / "pwned"
     torch.save({"model": "tiny_cnn", "state_dict": Payload(marker)}, tmp_path / "evil.pt")

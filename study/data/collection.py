@@ -3,7 +3,10 @@
 Every reader (rijksmuseum.py, imet.py, folder.py, csvlabels.py) ends in `make_collection`, so the
 record-level rules that do not depend on the layout live here once: a label that is None or blank
 counts as `no_label`, and an image id that occurs twice counts as `bad_metadata` (the split is keyed
-by image id, so two records with one id cannot both be placed).
+by image id, so two records with one id cannot both be placed). So does a record whose image lies
+outside the collection's folder (`../../etc/passwd` in a labels.csv, or a symbolic link pointing
+out of the root): nothing outside the root is ever opened. File names that are not valid UTF-8
+(`unicode_name`) become `bad_metadata` records in the readers, with the bad bytes shown as `\xff`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from study.errors import StudyError
@@ -66,17 +70,57 @@ def make_collection(
     reasons = reasons.reset_index(drop=True).reindex(columns=tasks)
     table = table.astype({"image_id": str, "path": str})
     duplicated = table["image_id"].duplicated(keep=False).to_numpy()
+    outside = ~np.array(inside_root(root, table["path"].tolist()), dtype=bool)
+    refused = duplicated | outside
     for task in tasks:
         labels, why = [], []
-        for label, reason, dup in zip(table[task].tolist(), reasons[task].tolist(), duplicated):
+        for label, reason, bad in zip(table[task].tolist(), reasons[task].tolist(), refused):
             label = _clean(label)
-            reason = "bad_metadata" if dup else (reason if isinstance(reason, str) else None)
+            reason = "bad_metadata" if bad else (reason if isinstance(reason, str) else None)
             reason = reason or (None if label else "no_label")
             labels.append(None if reason else label)
             why.append(reason)
         table[task] = pd.Series(labels, dtype=object)  # object, so "no label" stays None (not NaN)
         reasons[task] = pd.Series(why, dtype=object)
     return Collection(name=name, root=Path(root).resolve(), tasks=tuple(tasks), table=table, reasons=reasons)
+
+
+def inside_root(root: Path, paths: list[str]) -> list[bool]:
+    """For each path: does it, symbolic links followed, stay inside `root`?
+
+    Cheap on 112k images: per distinct folder one realpath and one listing of its links (scandir's
+    d_type, no stat per file). A layout folder (jpg2/, a class folder) that links outside counts too."""
+    base = os.path.realpath(root)
+    prefix = base.rstrip(os.sep) + os.sep
+    folders: dict[str, tuple[str, set[str]]] = {}
+    out = []
+    for path in paths:
+        path = os.path.normpath(os.path.join(base, path))
+        parent, name = os.path.split(path)
+        if parent not in folders:
+            folders[parent] = (os.path.realpath(parent), _links(parent))
+        real_parent, links = folders[parent]
+        real = os.path.realpath(path) if name in links else os.path.join(real_parent, name)
+        out.append(real.startswith(prefix))
+    return out
+
+
+def _links(folder: str) -> set[str]:
+    try:
+        with os.scandir(folder) as entries:
+            return {entry.name for entry in entries if entry.is_symlink()}
+    except OSError:  # absent or unreadable: nothing in it is a link
+        return set()
+
+
+def unicode_name(name: str) -> tuple[str, bool]:
+    """(`name` as valid text, whether it already was). A file name that is not valid UTF-8 reaches
+    Python with surrogate escapes, which pandas, JSON and CSV cannot hold; its bytes are shown as \\xff."""
+    try:
+        name.encode("utf-8")
+        return name, True
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"), False
 
 
 def writable_folder(folder: Path, what: str,

@@ -27,6 +27,7 @@ import numpy as np
 from filelock import FileLock
 from PIL import Image
 
+from study.atomic import full_disk_is_an_error
 from study.config import default_cache_dir
 from study.data.collection import DataError, writable_folder
 from study.data.demo_paint import paint
@@ -181,6 +182,17 @@ def write_demo(out: Path, images: int = DEFAULT_IMAGES, seed: int = 0) -> Path:
     writable_folder(out.parent, "the demo collection", hint="choose another --out")
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))  # renamed into place when whole
     work.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache's demo from other users
+    try:
+        with full_disk_is_an_error(out):
+            _write_files(work, images, seed)
+    except BaseException:  # a full disk, a Ctrl-C: no half demo left beside the earlier one
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    _replace(work, out)
+    return out
+
+
+def _write_files(work: Path, images: int, seed: int) -> None:
     (work / "jpg2").mkdir()
     (work / "xml2").mkdir()
     for i, labels in enumerate(sample_labels(images, seed)):
@@ -190,8 +202,6 @@ def write_demo(out: Path, images: int = DEFAULT_IMAGES, seed: int = 0) -> Path:
     marker = {"generator": "artstudy demo", "version": VERSION, "fingerprint": fingerprint(images, seed),
               "images": images, "seed": seed}
     (work / MARKER).write_text(json.dumps(marker, indent=1) + "\n")
-    _replace(work, out)
-    return out
 
 
 def _replace(new: Path, out: Path) -> None:

@@ -7,7 +7,9 @@ An epoch then reads one array instead of decoding 2-5 MB museum JPEGs again. The
 a label for any task, so all tasks and cutoffs of a collection share it. It is built by worker
 processes with a progress bar, into a temporary file renamed into place when complete, under a file
 lock that readers take too: two trials starting at once never see a half-written cache; the second
-waits and reuses the first one's. A cache whose images changed on disk (size or mtime) is rebuilt.
+waits and reuses the first one's. A cache whose images changed on disk (size or mtime) is rebuilt,
+and so is one whose content does not match its key: an index of another collection or size, or a
+pixels.npy that is damaged or not the shape its index promises.
 
 Each image is resized so its short side is `size` and centre-cropped to size x size, with
 torchvision's Resize + CenterCrop arithmetic; JPEGs are decoded at reduced scale first (`draft`),
@@ -27,6 +29,7 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
 
+from study import atomic
 from study.config import default_cache_dir
 from study.data.collection import Collection, DataError, writable_folder
 from study.data.decode import fill_rows
@@ -50,8 +53,8 @@ def _covered(collection: Collection, frame: pd.DataFrame) -> dict[str, str]:
     return covered
 
 
-def _fresh(index: dict | None, size: int, frame: pd.DataFrame) -> bool:
-    if not index or index.get("format") != FORMAT or index.get("size") != size:
+def _fresh(index: dict | None, key: str, size: int, frame: pd.DataFrame) -> bool:
+    if not index or index.get("format") != FORMAT or index.get("size") != size or index.get("collection") != key:
         return False
     rows = index["rows"]
     for image_id, path in zip(frame["image_id"], frame["path"]):
@@ -61,7 +64,16 @@ def _fresh(index: dict | None, size: int, frame: pd.DataFrame) -> bool:
     return True
 
 
-def _build(folder: Path, size: int, covered: dict[str, str]) -> dict:
+def _pixels(folder: Path, index: dict, size: int) -> np.ndarray | None:
+    """pixels.npy memory-mapped, or None when it is unreadable or not the shape its index says."""
+    try:
+        pixels = np.load(folder / "pixels.npy", mmap_mode="r")
+    except (OSError, ValueError):  # missing, truncated, or not an .npy at all
+        return None
+    return pixels if pixels.shape == (len(index["rows"]), size, size, 3) and pixels.dtype == np.uint8 else None
+
+
+def _build(folder: Path, key: str, size: int, covered: dict[str, str]) -> dict:
     """Decode every covered image into a new pixels.npy, then write its index.json; returns the index."""
     ids, paths = list(covered), list(covered.values())
     needed = len(ids) * size * size * 3
@@ -82,10 +94,8 @@ def _build(folder: Path, size: int, covered: dict[str, str]) -> dict:
         os.replace(temp, folder / "pixels.npy")
     finally:
         temp.unlink(missing_ok=True)
-    index = {"format": FORMAT, "size": size, "rows": {i: r for r, i in enumerate(ids)}, "stats": stats, "ok": ok}
-    temp_index = folder / f"index.{uuid.uuid4().hex}.tmp"
-    temp_index.write_text(json.dumps(index))
-    os.replace(temp_index, folder / "index.json")
+    index = {"format": FORMAT, "collection": key, "size": size, "rows": {i: r for r, i in enumerate(ids)}, "stats": stats, "ok": ok}
+    atomic.write_text(folder / "index.json", json.dumps(index))
     return index
 
 
@@ -118,9 +128,10 @@ def load_images(collection: Collection, frame: pd.DataFrame, size: int,
         lock.acquire()
     try:
         index = _read_index(folder)
-        if not _fresh(index, size, frame):
-            index = _build(folder, size, _covered(collection, frame))
-        pixels = np.load(folder / "pixels.npy", mmap_mode="r")
+        pixels = _pixels(folder, index, size) if _fresh(index, collection.key, size, frame) else None
+        if pixels is None:
+            index = _build(folder, collection.key, size, _covered(collection, frame))
+            pixels = np.load(folder / "pixels.npy", mmap_mode="r")
     finally:
         lock.release()
     rows = np.array([index["rows"][i] for i in frame["image_id"]], dtype=np.int64)

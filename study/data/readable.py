@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from study import atomic
 from study.config import default_cache_dir
 from study.data.collection import Collection, writable_folder
 from study.data.decode import decodes_all
@@ -76,7 +77,5 @@ def readable(collection: Collection, paths: Sequence[str], cache_dir: str | Path
             for i, ok in zip(todo, (ok for chunk in results for ok in chunk)):
                 verdict[i] = ok
                 memo[relative[i]] = [stats[i][0], stats[i][1], ok]
-            temp = memo_file.with_name(f"{memo_file.name}.{os.getpid()}.tmp")
-            temp.write_text(json.dumps(memo))
-            os.replace(temp, memo_file)
+            atomic.write_text(memo_file, json.dumps(memo))
     return verdict

@@ -3,6 +3,9 @@
 The labelling rules are in dublin_core.py. Records are parsed in chunks by worker processes:
 the real collection's 112,039 records take seconds (see `python -m study.bench.data metadata`).
 Files in jpg2/ without a record are ignored, and so are other files in either folder (Thumbs.db).
+A record that is a symbolic link out of the root is not read, and one whose file name is not valid
+UTF-8 cannot give an id: both are `bad_metadata` (an image linking out of the root is refused the
+same way by make_collection).
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.data.collection import IMAGE_EXTENSIONS, Collection, DataError, make_collection
+from study.data.collection import (IMAGE_EXTENSIONS, Collection, DataError, inside_root, make_collection,
+                                   unicode_name)
 from study.data.dublin_core import TASKS, parse_files
 from study.data.parallel import chunked, map_chunks, worth_processes
 
@@ -35,11 +39,15 @@ def read_rijksmuseum(root: Path, name: str = "rijksmuseum") -> Collection:
     names = set(os.listdir(jpg_dir))
     other = {os.path.splitext(n)[0]: n for n in sorted(names)
              if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS}
-    ids = [record[:-4] for record in records]  # every name ends in .xml, in some case
+    named = [unicode_name(record[:-4]) for record in records]  # every name ends in .xml, in some case
+    ids = [i for i, _ in named]
     xml_prefix, jpg_prefix = f"{xml_dir}{os.sep}", f"{jpg_dir}{os.sep}"
-    parsed = [row for chunk in map_chunks(parse_files, chunked([xml_prefix + r for r in records], CHUNK),
-                                          desc="reading records", processes=worth_processes(len(records)))
-              for row in chunk]
+    files = [xml_prefix + r for r in records]
+    usable = [ok and inside for (_, ok), inside in zip(named, inside_root(root, files))]
+    parsed = iter([row for chunk in map_chunks(parse_files, chunked([f for f, u in zip(files, usable) if u], CHUNK),
+                                               desc="reading records", processes=worth_processes(len(records)))
+                   for row in chunk])
+    parsed = [next(parsed) if u else [(None, "bad_metadata")] * len(TASKS) for u in usable]
     table = pd.DataFrame({
         "image_id": ids,
         "path": [jpg_prefix + (f"{i}.jpg" if f"{i}.jpg" in names else other.get(i, f"{i}.jpg")) for i in ids],

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analysis.roles import LIKELY_SCIENTIFIC
+from study import atomic
 from study.config import TrialConfig, parse_split
 from study.errors import StudyError
 
@@ -67,9 +68,7 @@ def write_text(path: str, text: str) -> None:
         return
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(".json.tmp")
-    tmp.write_text(text)
-    tmp.replace(p)  # never a half-written study.json, even if the run is killed here
+    atomic.write_text(p, text)  # never a half-written study.json, even if the run is killed here
 
 
 def read_study(folder: str) -> dict | None:

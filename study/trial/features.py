@@ -13,16 +13,16 @@ fine-tune trials see the new pixels.
 Layout: `<cache_dir>/features/<key>/` holds `meta.json` (what the key stands for) and shards
 `<hash>.npy` (float32 rows) + `<hash>.ids.json` (their image ids). A shard is written to a temporary
 name and renamed, its ids file last, so a reader never sees half of one; filling happens under a
-file lock, so two trials starting together compute the features once.
+file lock, so two trials starting together compute the features once. What does not match its key
+is not used: a folder whose meta.json names another key is emptied and filled again, and a shard
+whose rows cannot be read or do not match its ids is left out, so its images are computed again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from filelock import FileLock
 from torch import nn
 from tqdm import tqdm
 
+from study import atomic
 from study.data import images as image_cache
 from study.data.readable import file_stat
 from study.trial.engine import autocast, to_device
@@ -89,12 +90,19 @@ class FeatureStore:
 
     def _index(self) -> dict[str, tuple[Path, int]]:
         index: dict[str, tuple[Path, int]] = {}
-        if self.root.is_dir():
+        if self.root.is_dir() and self._meta_matches():
             for ids_file in sorted(self.root.glob("*.ids.json")):
                 rows = self.root / ids_file.name.replace(".ids.json", ".npy")
-                for row, image_id in enumerate(json.loads(ids_file.read_text())):
+                ids = _shard_ids(ids_file, rows)
+                for row, image_id in enumerate(ids):
                     index.setdefault(image_id, (rows, row))
         return index
+
+    def _meta_matches(self) -> bool:
+        try:
+            return json.loads((self.root / "meta.json").read_text()) == json.loads(json.dumps(self.key))
+        except (OSError, ValueError):
+            return False
 
     def lookup(self, ids: Sequence[str]) -> np.ndarray | None:
         """The rows for `ids`, in order, or None when any is missing."""
@@ -117,12 +125,13 @@ class FeatureStore:
     def _write(self, ids: list[str], rows: np.ndarray) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         meta = self.root / "meta.json"
-        if not meta.exists():
+        if not self._meta_matches():  # absent, damaged or another key's: its shards are not these features
+            for stale in [*self.root.glob("*.npy"), *self.root.glob("*.ids.json")]:
+                stale.unlink(missing_ok=True)
             _replace_write(meta, json.dumps(self.key, indent=1).encode())
         name = hashlib.sha1("\n".join(ids).encode()).hexdigest()[:16]
-        tmp = self.root / f".{name}.{uuid.uuid4().hex[:12]}.npy"  # unique across processes and hosts
-        np.save(tmp, rows)
-        os.replace(tmp, self.root / f"{name}.npy")
+        with atomic.atomic_path(self.root / f"{name}.npy") as tmp:
+            np.save(tmp, rows)
         _replace_write(self.root / f"{name}.ids.json", json.dumps(ids).encode())  # last: marks the shard complete
 
     def get_or_compute(self, ids: Sequence[str], compute: Callable[[list[int]], np.ndarray]) -> tuple[np.ndarray, str]:
@@ -145,7 +154,15 @@ class FeatureStore:
         return found, ("miss" if missing else "hit")
 
 
+def _shard_ids(ids_file: Path, rows: Path) -> list[str]:
+    """A shard's image ids, or [] when its ids or rows are unreadable or do not match one another."""
+    try:
+        ids = json.loads(ids_file.read_text())
+        shape = np.load(rows, mmap_mode="r").shape
+    except (OSError, ValueError):
+        return []
+    return ids if isinstance(ids, list) and len(shape) == 2 and shape[0] == len(ids) else []
+
+
 def _replace_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic.write_bytes(path, data)

@@ -38,7 +38,7 @@ from study.errors import StudyError
 from study.trial.features import FeatureStore, backbone_fingerprint, extract, row_keys, store_key
 from study.trial.logistic import fit_logistic
 from study.trial.transforms import ArrayDataset, ToInput, epoch_batches, epoch_generator, make_loader
-from study.trial.weights import WeightsNotFound
+from study.trial.weights import WeightsNotFound, load_file
 
 STATE_VERSION = 1
 DEMO_FALLBACK = "none (imagenet weights not found: demo fallback)"
@@ -54,7 +54,7 @@ def save_state(state: dict, path: str | Path) -> None:
 
 
 def load_state(path: str | Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return load_file(path)  # weights_only=True: a state holding a pickled object is refused, with a message
 
 
 def _build_model(cfg, num_classes: int, demo: bool, announce: bool = True) -> tuple[models.TransferModel, str]:
