@@ -96,7 +96,7 @@ def _inputs(cfg, model: models.TransferModel, size: int, fingerprint: str, colle
     to_input = ToInput(info.mean, info.std)
     status = _feature_cache_status(cfg)
     if status:  # no feature cache for this trial: every epoch runs the model on the images
-        pixels = load_images(collection, frame, size, cache_dir=cache_dir)
+        pixels = load_images(collection, frame, size, cache_dir=cache_dir, lazy=True)
         return _Inputs(ArrayDataset(pixels, labels), model, ToInput(info.mean, info.std, augment=cfg.augment),
                        to_input, status, images=True)
     store = FeatureStore(cache_dir, store_key(model=cfg.model, fingerprint=fingerprint, size=size, mean=info.mean,
@@ -104,7 +104,7 @@ def _inputs(cfg, model: models.TransferModel, size: int, fingerprint: str, colle
 
     def compute(missing: list[int]) -> np.ndarray:
         print(f"computing {cfg.model} features of {len(missing)} images at {size} px -> {store.root}", file=sys.stderr)
-        pixels = load_images(collection, frame.iloc[missing], size, cache_dir=cache_dir)
+        pixels = load_images(collection, frame.iloc[missing], size, cache_dir=cache_dir, lazy=True)
         return extract(model.backbone, pixels, to_input, device, EVAL_BATCH, desc=f"{cfg.model} features")
 
     features, status = store.get_or_compute(row_keys(frame["image_id"].tolist(), frame["path"].tolist()), compute)
