@@ -287,11 +287,19 @@ def _payload(cfg, model: models.TransferModel, weights_used: str, fingerprint: s
 
 def _snapshot(epoch: int, stopped: bool, diverged: bool, identity: dict, trainable: torch.nn.Module,
               optimizer: torch.optim.Optimizer, stopper: engine.EarlyStopping) -> dict:
-    """Everything epoch `epoch` leaves behind, as plain tensors/dicts/lists/numbers (weights_only-loadable)."""
+    """Everything epoch `epoch` leaves behind, as plain tensors/dicts/lists/numbers (weights_only-loadable).
+
+    When this epoch is the best so far, the best weights are the trainable's own: saved once, not
+    twice (a fine-tuned model's state is then 2x its size instead of 3x, and it is written every epoch).
+    """
+    early_stopping = stopper.state_dict()
+    best_is_current = stopper.best_epoch == epoch
+    if best_is_current:
+        early_stopping["best_state"] = None
     return engine.clone_state({
         "version": STATE_VERSION, "epoch": epoch, "stopped": stopped, "diverged": diverged, "identity": identity,
         "trainable": trainable.state_dict(), "optimizer": optimizer.state_dict(),
-        "early_stopping": stopper.state_dict(), "rng": engine.rng_state(),
+        "early_stopping": early_stopping, "best_is_current": best_is_current, "rng": engine.rng_state(),
     })
 
 
@@ -306,5 +314,7 @@ def _restore(state: dict, identity: dict, trainable: torch.nn.Module, optimizer:
     trainable.load_state_dict(state["trainable"])
     optimizer.load_state_dict(state["optimizer"])
     stopper.load_state_dict(state["early_stopping"])
+    if state.get("best_is_current"):
+        stopper.best_state = engine.clone_state(state["trainable"])
     engine.set_rng_state(state["rng"])
     return int(state["epoch"]), bool(state["stopped"])
