@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where trials run (default: cpu)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--backbones", action="store_true", help="also time each paper backbone")
+    parser.add_argument("--size", type=int, default=75, help="--backbones: input size in pixels (default: %(default)s)")
     parser.add_argument("--workdir", default=None, help="where to write the generated files (default: system temp)")
     args = parser.parse_args(argv)
     unknown = set(args.only) - set(LETTERS)
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.backbones:
             from study.bench.feature_cache import backbone_speeds, print_backbones
 
-            print_backbones(backbone_speeds())
+            print_backbones(backbone_speeds(size=args.size))
     except StudyError as err:
         return exit_on_error(err)
     print(table(rows))

@@ -77,23 +77,28 @@ def backbone_speeds(size: int = 75, batch: int = 32, n_train: int = 960, n_val: 
 
         def train_step() -> None:
             model.train()
-            loss = torch.nn.functional.cross_entropy(model(x), y)
+            with engine.autocast(device):  # as a trial runs: bf16 and channels_last on a GPU
+                loss = torch.nn.functional.cross_entropy(model(engine.to_device(x, device, None)).float(), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
 
         def eval_step() -> None:
             model.eval()
-            with torch.no_grad():
-                model(x)
+            with torch.no_grad(), engine.autocast(device):
+                model(engine.to_device(x, device, None))
 
         speeds = {}
         for label, step in (("train", train_step), ("eval", eval_step)):
             step()  # warm-up: first-call allocations and kernel choices
+            if device.type == "cuda":
+                torch.cuda.synchronize()
             start, steps = time.perf_counter(), 0
             while steps < 2 or time.perf_counter() - start < 1.0:
                 step()
                 steps += 1
+            if device.type == "cuda":
+                torch.cuda.synchronize()  # the queued kernels are part of the time
             speeds[label] = batch * steps / (time.perf_counter() - start)
         rows.append({
             "model": name, "image_size": size, "threads": torch.get_num_threads(),

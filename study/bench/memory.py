@@ -8,7 +8,7 @@ then measured as a ratio: of the pixels that 4x more images add to the task, the
 ends up in the trial's anonymous memory (a copy of every image: 1.0; images read from the map: ~0).
 
 Metadata: the peak anonymous memory of `read_collection` + `summarize` over N generated records
-(1k, 10k, 100k; quick: 1k, 4k), less the interpreter's own before reading, projected linearly to
+(1k, 10k, 100k; quick: 1k, 10k), less the interpreter's own before reading, projected linearly to
 the Rijksmuseum's 112,039 records.
 
     python -m study.bench.memory trial ROOT CACHE [--images-of TASK]   # the probes the bench runs
@@ -141,7 +141,7 @@ def row_f(quick: bool = False, workdir: Path | None = None) -> Row:
     from study.data import write_demo
 
     small_n = 300 if quick else 500
-    counts = (1000, 4000) if quick else (1000, 10_000, 100_000)
+    counts = (1000, 10_000) if quick else (1000, 10_000, 100_000)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         tmp = Path(tmp)
         trials = []
