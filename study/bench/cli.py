@@ -53,6 +53,13 @@ def run_rows(letters: str, quick: bool, workdir: Path | None = None, log=print) 
     return rows
 
 
+def ram_gib() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        return float("nan")
+
+
 def machine() -> str:
     import platform
 
@@ -60,10 +67,16 @@ def machine() -> str:
 
     from study.data.parallel import available_cpus
 
+    cpu = platform.processor() or platform.machine()
+    try:  # Linux names the CPU model here; platform.processor() often says only "x86_64"
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.processor() or platform.machine()}, {available_cpus()} CPU core(s) for this process, "
-            f"{device}, torch {torch.__version__} with {torch.get_num_threads()} thread(s); load average {load}")
+    return (f"{cpu}, {available_cpus()} CPU core(s) for this process, {ram_gib():.0f} GiB "
+            f"RAM, {device}, torch {torch.__version__} with {torch.get_num_threads()} thread(s); load average {load}")
 
 
 def main(argv: list[str] | None = None) -> int:

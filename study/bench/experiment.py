@@ -94,12 +94,17 @@ def row_g_from(sizes: dict[str, int], models: list[Path]) -> Row:
 
 
 def row_h_from(trials: list[list[dict]], wall_s: float, slots: int) -> Row:
+    """Overhead, split into what trials spend outside their epochs (start-up, checkpoints, test) and
+    what no trial spends (Ray's start, scheduling, the report, the idle tail)."""
     epochs = sum(r.get("epoch_time_s", 0.0) for rows in trials for r in rows if "test_acc" not in r)
+    lifetimes = sum(max((r.get("time_total_s", 0.0) for r in rows), default=0.0) for rows in trials)
     slots = max(1, min(slots, len(trials)))
     overhead = 1 - ratio(epochs, wall_s * slots)
     return Row("h", "the main job: share of wall x slots not spent in epochs", overhead, TARGET_OVERHEAD, at_most=True,
                detail=f"{len(trials)} trials, {slots} at a time: {epochs:.0f} s of epochs in {wall_s:.0f} s wall "
-                      f"({wall_s * slots:.0f} slot-seconds)")
+                      f"({wall_s * slots:.0f} slot-seconds): {max(lifetimes - epochs, 0):.0f} s inside trials but "
+                      f"outside epochs (start-up, checkpoints, test), {max(wall_s * slots - lifetimes, 0):.0f} "
+                      "slot-seconds outside any trial (Ray's start, scheduling, the report, the idle tail)")
 
 
 def rows_g_h(quick: bool = False, workdir: Path | None = None) -> list[Row]:
