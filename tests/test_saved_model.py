@@ -99,3 +99,21 @@ def test_cached_rows_read_only_what_is_indexed_and_pickle_as_a_reference(demo, t
     batch, labels = pickle.loads(pickled)[torch.tensor([2, 4])]
     assert torch.equal(batch, torch.from_numpy(copy[[2, 4]])) and len(labels) == 2
     assert len(list(make_loader(ArrayDataset(rows, frame["y"].to_numpy()), epoch_batches(len(rows), 16)))) > 1
+
+
+def test_an_epoch_state_holds_the_best_weights_once_and_resumes_exactly(demo, tmp_path):
+    # lr 1.0 on val_acc: accuracy stalls (a tie is no improvement), so some states hold an earlier best
+    states, config = [], {**BASE, "model": "tiny_cnn", "mode": "fine_tune", "max_epochs": 5, "patience": 5, "lr": 1.0, "monitor": "val_acc",
+                          "data_root": str(demo.root), "cache_dir": str(tmp_path / "cache")}
+    whole = run_trial(config, on_epoch=lambda m, s: states.append(s), collection=demo)
+    first = states[0]  # epoch 1 is always the best so far
+    assert first["best_is_current"] and first["early_stopping"]["best_state"] is None
+    resumed_states = []
+    resumed = run_trial(config, on_epoch=lambda m, s: resumed_states.append(s), state=first, collection=demo)
+    assert resumed["test_acc"] == whole["test_acc"] and resumed["best_epoch"] == whole["best_epoch"]
+    by_epoch = {s["epoch"]: s for s in states}
+    behind = [s for s in resumed_states if not s["best_is_current"]]
+    assert behind, "every epoch improved: nothing checks a best state carried over a resume"
+    for state in behind:  # the best weights carried across the resume are that epoch's own
+        best = by_epoch[state["early_stopping"]["best_epoch"]]["trainable"]
+        assert all(torch.equal(best[k], v) for k, v in state["early_stopping"]["best_state"].items())
