@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 from study.bench.rows import Row, ratio
@@ -159,5 +158,3 @@ def row_f(quick: bool = False, workdir: Path | None = None) -> Row:
 if __name__ == "__main__":
     kind, root, cache = sys.argv[1:4]
     print(json.dumps((_probe_trial if kind == "trial" else _probe_metadata)(root, cache)))
-    sys.stdout.flush()
-    time.sleep(0)
