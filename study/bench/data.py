@@ -141,6 +141,11 @@ def image_cache_epoch(images: int = 200, side: int = 2000, size: int = 224, quic
     }
 
 
+def data_benchmarks(quick: bool) -> list[dict]:
+    """Every benchmark named in BENCHMARKS, at its QUICK size with quick (what `python -m study.bench.data` prints)."""
+    return [globals()[name](quick=quick) for name in BENCHMARKS]
+
+
 def row_c(quick: bool = False, workdir: str | Path | None = None) -> Row:
     """Museum-sized JPEGs (2000 x 1500) at the paper's 224 px; quick: fewer of them."""
     return row_c_from(image_cache_epoch(images=24 if quick else 200, side=2000, workdir=workdir))
