@@ -37,10 +37,11 @@ SPACE = register_space(
             "efficientnet_lite0 with ImageNet weights and from random init, on 3 tasks, fine-tuned and off the shelf "
             "with the paper's head and with the logistic head = 18 trials, 3.7 minutes end to end on 2 CPU cores "
             "(221 s, measured with an empty cache: writing the demo collection and its caches, and the report, "
-            "included), 240 MB of results. With the paper's files in place their 30 trials run too, at their own "
+            "included), 82 MB of results. With the paper's files in place their 30 trials run too, at their own "
             "demo budget (32 px raised to each backbone's minimum, 3 epochs, patience 1): 7.5 to 9 minutes more "
-            "(451, 519 and 543 s, measured before efficientnet_lite0 joined) and ~2 GB, mostly each trial's best "
-            "model (model.pt)."
+            "(451, 519 and 543 s, measured before efficientnet_lite0 joined) and ~1 GB of results (1.02 GB "
+            "measured), the 15 fine-tuned trials' models (model.pt; an off-the-shelf trial's names its frozen "
+            "backbone instead of copying it)."
         ),
         notes=(
             "Every cell runs once per seed on one fixed split (split_seed=0), as in the paper; "

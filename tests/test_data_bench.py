@@ -3,7 +3,7 @@
 import pytest
 
 from study.bench import data as bench
-from study.bench.feature_cache import data_benchmarks
+from study.bench.data import data_benchmarks
 from study.data import read_collection
 
 

@@ -1,5 +1,6 @@
 """Performance ratios between two runs of the same moment on this machine (`python -m study.bench`).
 
-feature_cache.py: the feature cache against the frozen backbone run every epoch; data.py: metadata
-reading and the image cache against decoding. Nothing else imports the bench.
+cli.py runs the rows and prints the table; rows.py is a row (ratio, target, met); one module per
+comparison: feature_cache.py (a), loop.py (b, d), data.py (c; also `python -m study.bench.data`),
+passes.py (e), memory.py (f), experiment.py (g, h). gpu.sh is the GPU run. Nothing else imports the bench.
 """

@@ -1,8 +1,8 @@
-"""`python -m study.bench`: see study/bench/feature_cache.py."""
+"""`python -m study.bench`: see study/bench/cli.py."""
 
 import sys
 
-from study.bench.feature_cache import main
+from study.bench.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

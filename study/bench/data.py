@@ -9,7 +9,7 @@ times what `python -m study.data summary` does: read every record, check each la
 (cold), and again with the verdicts remembered (warm). The target: well under a minute for the
 real collection's 112,039 records on 2 cores. `image_cache_epoch` times one pass over museum-sized
 JPEGs (decode + resize every image, as an uncached epoch does) against one pass over the image
-cache, and reports the ratio. `python -m study.bench` calls the functions named in BENCHMARKS.
+cache, and reports the ratio: row c of `python -m study.bench`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from study.bench.rows import Row, ratio
 from study.data.demo import MARKER, object_number, record_xml, sample_labels
 from study.data.demo_paint import paint
 from study.data.decode import decode_resized
@@ -34,9 +35,10 @@ from study.data.summary import summarize
 
 RIJKSMUSEUM_RECORDS = 112_039
 TARGET_S = 60.0
-BENCHMARKS = ("metadata_reading", "image_cache_epoch")  # what study/bench/feature_cache.py runs
+BENCHMARKS = ("metadata_reading", "image_cache_epoch")  # each takes quick=
 # What --quick runs instead of the full sizes: a smoke run in seconds.
 QUICK = {"metadata_reading": {"records": 5000}, "image_cache_epoch": {"images": 60, "side": 1024}}
+TARGET_C = 5.0
 
 
 def meets_target(summary_s: float, records: int) -> bool:
@@ -134,9 +136,27 @@ def image_cache_epoch(images: int = 200, side: int = 2000, size: int = 224, quic
     return {
         "what": "image cache epoch", "images": len(frame), "jpeg_side": side, "jpeg_mb": round(megabytes / len(frame), 2),
         "size": size, "decode_epoch_s": round(decode_s, 2), "cache_build_s": round(build_s, 2),
-        "cached_epoch_s": round(cached_s, 3), "speedup": round(decode_s / cached_s, 1),
+        "cached_epoch_s": round(cached_s, 4), "speedup": round(ratio(decode_s, cached_s), 1),
         "same_pixels": same,
     }
+
+
+def data_benchmarks(quick: bool) -> list[dict]:
+    """Every benchmark named in BENCHMARKS, at its QUICK size with quick (what `python -m study.bench.data` prints)."""
+    return [globals()[name](quick=quick) for name in BENCHMARKS]
+
+
+def row_c(quick: bool = False, workdir: str | Path | None = None) -> Row:
+    """Museum-sized JPEGs (2000 x 1500) at the paper's 224 px; quick: fewer of them."""
+    return row_c_from(image_cache_epoch(images=24 if quick else 200, side=2000, workdir=workdir))
+
+
+def row_c_from(r: dict) -> Row:
+    return Row("c", "epoch: image cache vs decoding museum-sized JPEGs (speed-up)",
+               r["speedup"], TARGET_C, condition=bool(r["same_pixels"]),
+               detail=f"{r['images']} JPEGs of {r['jpeg_side']} px (~{r['jpeg_mb']} MB) at {r['size']} px: "
+                      f"{r['decode_epoch_s']} s decoding, {r['cached_epoch_s']} s from the cache "
+                      f"(built once in {r['cache_build_s']} s)")
 
 
 def main(argv: list[str] | None = None) -> int:

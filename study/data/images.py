@@ -106,12 +106,49 @@ def _read_index(folder: Path) -> dict | None:
         return None
 
 
+class CachedRows:
+    """Some rows of the memory-mapped cache, in a frame's order, read only when indexed.
+
+    What a trial trains on when its task skips some of the cached images (a pruned or partly
+    labelled task): `rows[i:j]` or `rows[index_array]` copies just those images, so a trial holds
+    a batch in memory, never the task (112k images at 224 px would be 17 GB). Pickles as the file
+    name and the row numbers: a DataLoader worker maps the file itself.
+    """
+
+    def __init__(self, pixels: np.ndarray, rows: np.ndarray) -> None:
+        self.pixels, self.rows = pixels, rows
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.rows), *self.pixels.shape[1:])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.pixels.dtype
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, key) -> np.ndarray:
+        return self.pixels[self.rows[key]]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return np.asarray(self.pixels[self.rows], dtype=dtype)
+
+    def __getstate__(self) -> dict:
+        return {"filename": self.pixels.filename, "rows": self.rows}
+
+    def __setstate__(self, state: dict) -> None:
+        self.pixels, self.rows = np.load(state["filename"], mmap_mode="r"), state["rows"]
+
+
 def load_images(collection: Collection, frame: pd.DataFrame, size: int,
-                cache_dir: str | Path | None = None) -> np.ndarray:
+                cache_dir: str | Path | None = None, lazy: bool = False) -> np.ndarray | CachedRows:
     """(len(frame), size, size, 3) uint8 RGB; row i is frame.iloc[i]'s image. Builds the cache on first use.
 
     A frame whose rows are consecutive in the cache (the whole of a task that covers the collection)
-    gets a read-only memory-mapped view; any other frame a copy of its rows (n * size * size * 3 bytes).
+    gets a read-only memory-mapped view; any other frame a copy of its rows (n * size * size * 3 bytes),
+    or with `lazy` a `CachedRows` that reads them per batch (what trials use).
     """
     if size < 1:
         raise DataError(f"image size must be at least 1 pixel, got {size}")
@@ -141,4 +178,4 @@ def load_images(collection: Collection, frame: pd.DataFrame, size: int,
                         f"they should have been dropped as unreadable: has the collection changed? Run again.")
     if np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
         return pixels[rows[0] : rows[0] + len(rows)]
-    return pixels[rows]
+    return CachedRows(pixels, rows) if lazy else pixels[rows]

@@ -5,7 +5,9 @@ whole training state (model or head, optimiser, epoch, early-stopping counters) 
 `study.trial.save_state` writes it. A trial that Ray restarts (its worker died, or
 `python -m study.run --resume`) starts from `tune.get_checkpoint()` and continues with the next
 epoch. At the end one more report holds the test metrics (`final`), with a checkpoint holding
-`model.pt` (the best epoch's model, which `weights=<that folder>` loads) and `final.json`.
+`model.pt` (the best epoch's model, which `weights=<that folder>` loads and
+`study.trial.models.load_model` returns whole; an off-the-shelf trial's holds its head and names
+its frozen backbone instead of copying it) and `final.json`.
 
 The collection travels through `tune.with_parameters` (Ray's object store, once per node), not
 in the config: the config stays the flat, JSON-able trial config that params.json records.

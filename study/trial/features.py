@@ -164,5 +164,18 @@ def _shard_ids(ids_file: Path, rows: Path) -> list[str]:
     return ids if isinstance(ids, list) and len(shape) == 2 and shape[0] == len(ids) else []
 
 
+def written_rows(cache_dir: str | Path) -> dict[str, tuple[dict, list[str]]]:
+    """Every store under `cache_dir`: {folder name: (its key, the id of every row ever written)}.
+
+    Each row written is one image through a frozen backbone (a miss), so duplicates in the id list
+    are backbone passes spent twice; `python -m study.bench` counts them this way, not by timing.
+    """
+    stores = {}
+    for meta in sorted(Path(cache_dir, "features").glob("*/meta.json")):
+        ids = [i for shard in sorted(meta.parent.glob("*.ids.json")) for i in json.loads(shard.read_text())]
+        stores[meta.parent.name] = (json.loads(meta.read_text()), ids)
+    return stores
+
+
 def _replace_write(path: Path, data: bytes) -> None:
     atomic.write_bytes(path, data)

@@ -3,6 +3,7 @@
     >>> from study.trial.models import get_model, set_mode
     >>> model = get_model("resnet50", num_classes=3, weights="none")   # or "imagenet", or a checkpoint
     >>> set_mode(model, "off_the_shelf")   # frozen backbone, only model.head trains
+    >>> model = load_model("trial/checkpoint_000003/model.pt")   # a trial's saved model, whole
 
 Every model is `TransferModel`: `backbone` (image -> pooled feature vector; see study/trial/backbones.py
 for each one and what its blocks are) then `head`, one linear layer: the paper's global average
@@ -13,8 +14,13 @@ fine_tune trains everything, or with `trainable_blocks=N` the head and the backb
 
 from __future__ import annotations
 
+import contextlib
+import random
 import warnings
+from collections.abc import Iterator
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -22,7 +28,7 @@ from study.trial import weights as weights_mod
 from study.trial.backbones import BackboneInfo, ModelError, build_backbone, get_info, input_size, list_models, register_model
 
 __all__ = ["MODES", "BackboneInfo", "ModelError", "TransferModel", "backbone_blocks_check", "check_mode", "get_info",
-           "get_model", "input_size", "list_models", "register_model", "set_mode"]
+           "get_model", "input_size", "list_models", "load_model", "register_model", "set_mode"]
 
 MODES = ("off_the_shelf", "fine_tune")
 
@@ -62,8 +68,65 @@ def get_model(name: str, num_classes: int, weights: str = "none") -> TransferMod
         weights_mod.load_into(backbone, state, what=f"ImageNet file {imagenet_file}", drop=info.drop,
                               in_order=info.imagenet.in_order)
     elif weights not in ("none", "imagenet"):
-        weights_mod.load_checkpoint_backbone(backbone, name, weights)
+        reference = weights_mod.backbone_reference(weights)
+        if reference is None:
+            weights_mod.load_checkpoint_backbone(backbone, name, weights)
+        else:
+            backbone = _referenced_backbone(name, reference, weights)
     return TransferModel(info, backbone, num_classes)
+
+
+@contextlib.contextmanager
+def _rng_kept() -> Iterator[None]:
+    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+
+
+def _referenced_backbone(name: str, reference: dict, path: str) -> nn.Module:
+    """The frozen backbone an off-the-shelf trial's model.pt names instead of holding a copy of it:
+    rebuilt from where it came from (ImageNet file, or seeded random init) and checked by hash."""
+    from study.trial.features import backbone_fingerprint  # the feature cache's identity of a backbone
+
+    if reference["model"] != name:
+        raise weights_mod.WeightsError(f"checkpoint {path} holds a {reference['model']} backbone, "
+                                       f"but this trial builds a {name}")
+    # weights=none: the trial drew its backbone from the seeded global RNGs; draw it again, leave them as they were
+    with _rng_kept():
+        random.seed(reference["seed"])
+        np.random.seed(reference["seed"] % 2**32)
+        torch.manual_seed(reference["seed"])
+        backbone = get_model(name, 1, weights=reference["weights"]).backbone
+    if backbone_fingerprint(backbone) != reference["fingerprint"]:
+        raise weights_mod.WeightsError(
+            f"checkpoint {path} names its frozen {name} backbone (weights={reference['weights']}, "
+            f"seed {reference['seed']}) instead of holding it, and that backbone is not the same here "
+            "(another weights file or torch version); rerun that trial here")
+    return backbone
+
+
+def load_model(path: str | Path) -> TransferModel:
+    """A trial's saved model (its model.pt, or the folder holding it) as a whole TransferModel, head included.
+
+    Fine-tuned trials hold every weight; off-the-shelf ones hold the head and a reference to their
+    frozen backbone, which is rebuilt here (see `_referenced_backbone`).
+    """
+    payload = weights_mod.load_file(weights_mod.checkpoint_file(path))
+    if not isinstance(payload.get("model"), str) or "num_classes" not in payload:
+        raise weights_mod.WeightsError(f"{path} is not a trial's model.pt (no model name and class count)")
+    reference = payload.get("backbone_reference")
+    name, k = payload["model"], int(payload["num_classes"])
+    with _rng_kept():  # building draws an init that the file then replaces: not the caller's draws
+        model = get_model(name, k, weights=str(path) if reference else "none")
+    state = payload["state_dict"]
+    if reference:  # the backbone came with get_model; the file holds the head
+        state = {**{f"backbone.{key}": v for key, v in model.backbone.state_dict().items()}, **state}
+    weights_mod.load_into(model, state, what=f"model {path}")
+    return model
 
 
 def _in_block(name: str, prefixes: tuple[str, ...]) -> bool:

@@ -96,7 +96,7 @@ def _inputs(cfg, model: models.TransferModel, size: int, fingerprint: str, colle
     to_input = ToInput(info.mean, info.std)
     status = _feature_cache_status(cfg)
     if status:  # no feature cache for this trial: every epoch runs the model on the images
-        pixels = load_images(collection, frame, size, cache_dir=cache_dir)
+        pixels = load_images(collection, frame, size, cache_dir=cache_dir, lazy=True)
         return _Inputs(ArrayDataset(pixels, labels), model, ToInput(info.mean, info.std, augment=cfg.augment),
                        to_input, status, images=True)
     store = FeatureStore(cache_dir, store_key(model=cfg.model, fingerprint=fingerprint, size=size, mean=info.mean,
@@ -104,7 +104,7 @@ def _inputs(cfg, model: models.TransferModel, size: int, fingerprint: str, colle
 
     def compute(missing: list[int]) -> np.ndarray:
         print(f"computing {cfg.model} features of {len(missing)} images at {size} px -> {store.root}", file=sys.stderr)
-        pixels = load_images(collection, frame.iloc[missing], size, cache_dir=cache_dir)
+        pixels = load_images(collection, frame.iloc[missing], size, cache_dir=cache_dir, lazy=True)
         return extract(model.backbone, pixels, to_input, device, EVAL_BATCH, desc=f"{cfg.model} features")
 
     features, status = store.get_or_compute(row_keys(frame["image_id"].tolist(), frame["path"].tolist()), compute)
@@ -248,9 +248,7 @@ def run_trial(
         "feature_cache": inputs.feature_cache, "resolved_config": {**cfg.to_dict(), "image_size": size},
     }
     if on_end is not None:
-        payload = {"model": cfg.model, "state_dict": engine.clone_state(model.state_dict()),
-                   "classes": list(task.classes), "num_classes": k, "input_size": size}
-        on_end(final, payload)
+        on_end(final, _payload(cfg, model, weights_used, fingerprint, list(task.classes), size))
     return final
 
 
@@ -268,13 +266,40 @@ def _fit_logistic_head(model: models.TransferModel, inputs: _Inputs, rows: dict[
             "train_images_per_s": len(train) / max(fit.seconds, 1e-9), "head_c": fit.c}
 
 
+def _payload(cfg, model: models.TransferModel, weights_used: str, fingerprint: str, classes: list[str],
+             size: int) -> dict:
+    """The best model as `weights=<path>` and `models.load_model` read it.
+
+    A frozen backbone that came from ImageNet or a seeded random init is named, not copied: the file
+    holds the head and a reference (weights, seed, hash), ~100x smaller (a resnet50 model.pt: 94 MB
+    whole, under 1 MB so). A backbone that came from another checkpoint is copied: that file may move.
+    """
+    payload = {"model": cfg.model, "classes": classes, "num_classes": len(classes), "input_size": size}
+    source = "none" if weights_used == DEMO_FALLBACK else cfg.weights
+    if cfg.mode == "off_the_shelf" and source in ("imagenet", "none"):
+        payload["state_dict"] = engine.clone_state({f"head.{k}": v for k, v in model.head.state_dict().items()})
+        payload["backbone_reference"] = {"model": cfg.model, "weights": source, "seed": cfg.seed,
+                                         "fingerprint": fingerprint}
+    else:
+        payload["state_dict"] = engine.clone_state(model.state_dict())
+    return payload
+
+
 def _snapshot(epoch: int, stopped: bool, diverged: bool, identity: dict, trainable: torch.nn.Module,
               optimizer: torch.optim.Optimizer, stopper: engine.EarlyStopping) -> dict:
-    """Everything epoch `epoch` leaves behind, as plain tensors/dicts/lists/numbers (weights_only-loadable)."""
+    """Everything epoch `epoch` leaves behind, as plain tensors/dicts/lists/numbers (weights_only-loadable).
+
+    When this epoch is the best so far, the best weights are the trainable's own: saved once, not
+    twice (a fine-tuned model's state is then 2x its size instead of 3x, and it is written every epoch).
+    """
+    early_stopping = stopper.state_dict()
+    best_is_current = stopper.best_epoch == epoch
+    if best_is_current:
+        early_stopping["best_state"] = None
     return engine.clone_state({
         "version": STATE_VERSION, "epoch": epoch, "stopped": stopped, "diverged": diverged, "identity": identity,
         "trainable": trainable.state_dict(), "optimizer": optimizer.state_dict(),
-        "early_stopping": stopper.state_dict(), "rng": engine.rng_state(),
+        "early_stopping": early_stopping, "best_is_current": best_is_current, "rng": engine.rng_state(),
     })
 
 
@@ -289,5 +314,7 @@ def _restore(state: dict, identity: dict, trainable: torch.nn.Module, optimizer:
     trainable.load_state_dict(state["trainable"])
     optimizer.load_state_dict(state["optimizer"])
     stopper.load_state_dict(state["early_stopping"])
+    if state.get("best_is_current"):
+        stopper.best_state = engine.clone_state(state["trainable"])
     engine.set_rng_state(state["rng"])
     return int(state["epoch"]), bool(state["stopped"])

@@ -138,12 +138,8 @@ def load_file(path: str | Path) -> dict:
     return dict(data)
 
 
-def read_checkpoint(path: str | Path) -> tuple[str | None, dict[str, torch.Tensor]]:
-    """(backbone name or None when the file does not say, backbone state dict) from a checkpoint.
-
-    Accepts an earlier trial's payload ({"model", "state_dict", ...}; the file or a folder holding
-    model.pt) or a raw state dict, of the whole model ("backbone.*" and "head.*") or of the backbone.
-    """
+def checkpoint_file(path: str | Path) -> Path:
+    """The model.pt that `weights=PATH` means: the file itself, or the one in the folder."""
     path = Path(path).expanduser()
     if path.is_dir():
         if not (path / CHECKPOINT_FILE).is_file():
@@ -151,6 +147,28 @@ def read_checkpoint(path: str | Path) -> tuple[str | None, dict[str, torch.Tenso
         path = path / CHECKPOINT_FILE
     if not path.is_file():
         raise WeightsError(f"weights={str(path)!r} is neither 'imagenet', 'none' nor an existing checkpoint file")
+    return path
+
+
+def backbone_reference(path: str | Path) -> dict | None:
+    """What an off-the-shelf trial's model.pt says its frozen backbone is (model, weights, seed,
+    fingerprint), when it holds the head only; None for a file that holds its backbone."""
+    data = load_file(checkpoint_file(path))
+    reference = data.get("backbone_reference")
+    if reference is None:
+        return None
+    if not isinstance(reference, Mapping) or not {"model", "weights", "seed", "fingerprint"} <= set(reference):
+        raise WeightsError(f"{path} has a backbone_reference without model, weights, seed and fingerprint")
+    return dict(reference)
+
+
+def read_checkpoint(path: str | Path) -> tuple[str | None, dict[str, torch.Tensor]]:
+    """(backbone name or None when the file does not say, backbone state dict) from a checkpoint.
+
+    Accepts an earlier trial's payload ({"model", "state_dict", ...}; the file or a folder holding
+    model.pt) or a raw state dict, of the whole model ("backbone.*" and "head.*") or of the backbone.
+    """
+    path = checkpoint_file(path)
     data = load_file(path)
     name = data.get("model") if isinstance(data.get("model"), str) else None
     state = data.get("state_dict", data)

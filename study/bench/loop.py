@@ -1,0 +1,181 @@
+"""Fine-tuning pace: a trial under Ray Tune against a bare loop (row b); the image cache against RAM (row d).
+
+Row b: the same fine-tuning trial (model, images, batch, seed, torch threads) run by
+`study.run.trainable.train` inside a one-trial Ray Tune experiment, and by a bare PyTorch loop
+over the same uint8 pixels held in memory. Both count an epoch as training plus validation; the
+Tune side's epoch is Ray's own `time_this_iter_s` (so it also pays the report and the epoch
+checkpoint), epoch 1 left out on both sides (first-call allocations; Tune's also holds the
+trial's start-up, which row h measures).
+
+Row d: `engine.train_one_epoch` over the trial's own loader (study.trial.transforms.make_loader on
+the memory-mapped image cache, the trial's default workers) against the same batches from a
+tensor already in memory; epochs alternate between the two (ABBA: on this machine whichever of a
+pair runs first runs slower) and the fastest epoch of each counts, so a burst of load hits both alike.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from study.bench.rows import Row, ratio
+from study.config import resolve_config
+from study.data import load_images, prepare_task, read_collection, write_demo
+from study.data.images import CachedRows
+from study.trial import engine, models
+from study.trial.transforms import ArrayDataset, ToInput, epoch_batches, epoch_generator, make_loader
+
+TARGET_B = 0.9
+TARGET_D = 0.9
+
+
+def _demo_trial(tmp: Path, images: int, model: str, size: int, epochs: int, batch: int) -> tuple[dict, object]:
+    root = write_demo(tmp / "demo", images=images, seed=0)
+    config = {"collection": "demo", "data_root": str(root), "task": "material", "model": model, "mode": "fine_tune",
+              "weights": "none", "max_epochs": epochs, "patience": epochs, "image_size": size, "batch_size": batch,
+              "cache_dir": str(tmp / "cache")}
+    return config, read_collection("demo", root)
+
+
+def _task_pixels(config: dict, collection) -> tuple[np.ndarray | CachedRows, np.ndarray, dict[str, np.ndarray], int]:
+    """The trial's pixels (memory-mapped from the warm cache), labels, split rows and class count."""
+    cfg = resolve_config(config)
+    task = prepare_task(collection, cfg.task, split=cfg.split_fractions, split_seed=cfg.split_seed,
+                        cache_dir=cfg.cache_dir)
+    frame = task.frame.reset_index(drop=True)
+    pixels = load_images(collection, frame, cfg.image_size, cache_dir=cfg.cache_dir, lazy=True)  # as a trial reads it
+    rows = {s: np.flatnonzero(frame["split"].to_numpy() == s) for s in ("train", "val")}
+    return pixels, frame["y"].to_numpy(), rows, len(task.classes)
+
+
+def bare_loop(config: dict, collection) -> list[float]:
+    """Training images/s of each epoch (train + val) of a plain loop: no Ray, no checkpoints, no loader."""
+    cfg = resolve_config(config)
+    pixels, labels, rows, k = _task_pixels(config, collection)
+    x_all, y_all = torch.from_numpy(np.array(pixels)), torch.from_numpy(labels.astype(np.int64))
+    device = engine.default_device()
+    engine.seed_everything(cfg.seed)
+    model = engine.place(models.get_model(cfg.model, k, weights="none"), device)
+    models.set_mode(model, "fine_tune")
+    prepare = ToInput(model.info.mean, model.info.std)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True)
+    paces = []
+    for epoch in range(1, cfg.max_epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        for b in epoch_batches(len(rows["train"]), cfg.batch_size, epoch_generator(cfg.seed, epoch)):
+            idx = torch.from_numpy(rows["train"][b.numpy()])
+            with engine.autocast(device):
+                loss = F.cross_entropy(model(engine.to_device(x_all[idx], device, prepare)).float(),
+                                       y_all[idx].to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad(), engine.autocast(device):
+            for b in epoch_batches(len(rows["val"]), 64):
+                model(engine.to_device(x_all[torch.from_numpy(rows["val"][b.numpy()])], device, prepare))
+        loss.item()  # waits for the device
+        paces.append(len(rows["train"]) / (time.perf_counter() - start))
+    return paces
+
+
+def under_tune(config: dict, collection, threads: int, storage: Path) -> tuple[list[float], list[float]]:
+    """Training images/s of each epoch of the same trial run by the project's Ray Tune trainable:
+    between two reports, and within the epoch alone."""
+    from study.run.cluster import prepare_environment
+
+    prepare_environment(None)  # a local Ray on 127.0.0.1 only
+    import ray
+    from ray import tune
+
+    from study.run.trainable import train
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=threads, num_gpus=1 if torch.cuda.is_available() else 0, include_dashboard=False,
+                 log_to_driver=False)
+    try:
+        trainable = tune.with_resources(tune.with_parameters(train, collection=collection, threads=threads),
+                                        {"cpu": threads, "gpu": 1 if torch.cuda.is_available() else 0})
+        tuner = tune.Tuner(trainable, param_space=config,
+                           run_config=tune.RunConfig(name="bench", storage_path=str(storage), verbose=0))
+        result = tuner.fit()[0]
+    finally:
+        if started:
+            ray.shutdown()
+    if result.error is not None:
+        raise RuntimeError(f"the Tune trial failed: {result.error}")
+    epochs = [json.loads(line) for line in (Path(result.path) / "result.json").read_text().splitlines()]
+    n_train = next(r["n_train"] for r in epochs if "n_train" in r)
+    rows = [r for r in epochs if "epoch" in r and "test_acc" not in r]
+    # Ray's time between reports, and the trial's own epoch time (which leaves out report and checkpoint)
+    return [n_train / r["time_this_iter_s"] for r in rows], [n_train / r["epoch_time_s"] for r in rows]
+
+
+def row_b(quick: bool = False, model: str = "resnet18", size: int = 64, threads: int | None = None,
+          workdir: Path | None = None) -> Row:
+    threads = threads or torch.get_num_threads()
+    images, epochs = (300, 3) if quick else (1200, 4)  # full: epochs of ~6 s, nearer a real collection's
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        config, collection = _demo_trial(Path(tmp), images, model, size, epochs, 32)
+        _task_pixels(config, collection)  # warm the image cache before either side is timed
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)  # what the trainable sets for a trial of `threads` CPUs
+        try:
+            bare = bare_loop(config, collection)
+        finally:
+            torch.set_num_threads(before)
+        tuned, inside = under_tune(config, collection, threads, Path(tmp) / "results")
+    return row_b_from(bare, tuned, f"{model} fine_tune {size} px, {threads} thread(s)", inside)
+
+
+def row_b_from(bare: list[float], tuned: list[float], what: str, inside: list[float] | None = None) -> Row:
+    """Best images/s from epoch 2 on (epoch 1 pays first-call costs; on a shared machine the best
+    epoch is the one least disturbed by others): Tune over bare."""
+    b, t = max(bare[1:] or bare), max(tuned[1:] or tuned)
+    return Row("b", "fine-tune images/s: under Ray Tune / bare PyTorch loop", ratio(t, b), TARGET_B,
+               detail=f"{what}: {t:.0f} vs {b:.0f} img/s over {len(tuned)} epochs (best of epochs 2+)"
+                      + (f"; {max(inside[1:] or inside):.0f} img/s inside the trial's epochs (no report, no checkpoint)"
+                         if inside else ""))
+
+
+def row_d(quick: bool = False, model: str = "resnet18", size: int = 64, workdir: Path | None = None) -> Row:
+    images, rounds = (200, 4) if quick else (600, 6)
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        config, collection = _demo_trial(Path(tmp), images, model, size, 1, 32)
+        cfg = resolve_config(config)
+        pixels, labels, rows, k = _task_pixels(config, collection)
+        in_memory = torch.from_numpy(np.array(pixels))
+        device = engine.default_device()
+        engine.seed_everything(0)
+        net = engine.place(models.get_model(model, k, weights="none"), device)
+        models.set_mode(net, "fine_tune")
+        opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9, nesterov=True)
+        prepare = ToInput(net.info.mean, net.info.std)
+        seconds: dict[str, list[float]] = {"cache": [], "memory": []}
+        for epoch in range(rounds + 1):  # round 0 warms both up and is not counted
+            batches = [torch.from_numpy(rows["train"][b.numpy()])
+                       for b in epoch_batches(len(rows["train"]), cfg.batch_size, epoch_generator(0, epoch))]
+            pair = [("cache", pixels), ("memory", in_memory)]
+            for name, source in pair if epoch % 2 else pair[::-1]:  # ABBA: whichever runs first runs slower
+                loader = make_loader(ArrayDataset(source, labels), batches, cfg.num_workers,
+                                     pin_memory=device.type == "cuda")
+                fit = engine.train_one_epoch(net, loader, opt, device, prepare)
+                if epoch:
+                    seconds[name].append(fit["seconds"])
+    return row_d_from(seconds["cache"], seconds["memory"], len(rows["train"]),
+                      f"{model} fine_tune {size} px, {cfg.num_workers} loader workers")
+
+
+def row_d_from(cache_s: list[float], memory_s: list[float], images: int, what: str) -> Row:
+    c, m = min(cache_s), min(memory_s)  # the least disturbed epoch of each
+    return Row("d", "fine-tune epoch: image cache / tensors in memory (pace)", ratio(m, c), TARGET_D,
+               detail=f"{what}: {images / c:.0f} vs {images / m:.0f} img/s ({len(cache_s)} epochs each, alternating)")
+
