@@ -5,7 +5,8 @@ whole training state (model or head, optimiser, epoch, early-stopping counters) 
 `study.trial.save_state` writes it. A trial that Ray restarts (its worker died, or
 `python -m study.run --resume`) starts from `tune.get_checkpoint()` and continues with the next
 epoch. At the end one more report holds the test metrics (`final`), with a checkpoint holding
-`model.pt` (the best epoch's model, which `weights=<that folder>` loads) and `final.json`.
+`model.pt` (the best epoch's model, which `weights=<that folder>` loads), `final.json`, and the test
+set's `predictions.csv` and `classes.csv` (study/trial/predictions.py).
 
 The collection travels through `tune.with_parameters` (Ray's object store, once per node), not
 in the config: the config stays the flat, JSON-able trial config that params.json records.
@@ -22,6 +23,7 @@ import pyarrow.fs
 import torch
 from ray import tune
 
+from study.trial.predictions import Predictions
 from study.trial.run_trial import load_state, run_trial, save_state
 
 STATE_FILE = "state.pt"  # an epoch checkpoint: what run_trial(state=...) resumes from
@@ -70,9 +72,15 @@ def train(config: dict, collection=None, threads: float = 1) -> None:
     def on_end(final: dict, model: dict) -> None:
         best_model["payload"] = model
 
-    final = run_trial(dict(config), on_epoch=on_epoch, state=state, collection=collection, on_end=on_end)
+    def on_predictions(predictions: Predictions) -> None:
+        best_model["predictions"] = predictions
+
+    final = run_trial(dict(config), on_epoch=on_epoch, state=state, collection=collection, on_end=on_end,
+                      on_predictions=on_predictions)
     with tempfile.TemporaryDirectory(prefix="artstudy-final-") as folder:
         if "payload" in best_model:
             torch.save(best_model["payload"], Path(folder) / MODEL_FILE)
+        if "predictions" in best_model:
+            best_model["predictions"].write(folder)
         (Path(folder) / FINAL_FILE).write_text(json.dumps(final, default=str, indent=1))
         tune.report(dict(final), checkpoint=tune.Checkpoint.from_directory(folder))

@@ -9,7 +9,8 @@ to resume from; `run_trial(config, on_epoch, state=that_state)` continues exactl
 (a run stopped after epoch k and resumed ends with the metrics of one never stopped, on CPU with the
 same seed), so the Ray trainable checkpoints the state with `save_state` and resumes with
 `load_state`. `on_end(final, payload)` receives the best model as a torch-saveable dict that
-`weights=<path>` accepts in a later trial. Every check (model, size, mode, weights, task, classes)
+`weights=<path>` accepts in a later trial; `on_predictions(p)` the test set's predictions
+(study/trial/predictions.py), which the caller saves. Every check (model, size, mode, weights, task, classes)
 runs before any training. Torch's thread count is the caller's (a Ray trial sets it to its CPUs);
 it is only lowered, to one, while a head trains on cached features.
 """
@@ -29,11 +30,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from study.trial import engine, models
+from study.trial import engine, models, predictions
 from study.config import default_cache_dir, resolve_config
 from study.data import Collection, load_images, prepare_task, read_collection
 from study.errors import StudyError
 from study.trial.features import FeatureStore, backbone_fingerprint, extract, store_key
+from study.trial.imagenet import imagenet_top1
 from study.trial.transforms import ArrayDataset, ToInput, epoch_batches, epoch_generator, make_loader
 from study.trial.weights import WeightsNotFound
 
@@ -165,6 +167,7 @@ def run_trial(
     *,
     collection: Collection | None = None,
     on_end: Callable[[dict, dict], None] | None = None,
+    on_predictions: Callable[[Predictions], None] | None = None,
 ) -> dict:
     cfg, size = _checked_config(config)
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
@@ -222,12 +225,18 @@ def run_trial(
 
         if stopper.best_state is not None:  # test the best epoch's weights, not the last one's
             trainable.load_state_dict(stopper.best_state)
-        test = engine.evaluate(inputs.net, loader("test", batch=EVAL_BATCH), k, device, inputs.eval_prepare)
+        logits, labels = engine.predict(inputs.net, loader("test", batch=EVAL_BATCH), device, inputs.eval_prepare)
+        test = engine.classification_metrics(logits, labels, k)
+    if on_predictions is not None:
+        y = frame["y"].to_numpy()
+        on_predictions(predictions.collect(logits, labels, frame["image_id"].iloc[rows["test"]].tolist(),
+                                           list(task.classes), predictions.split_counts(y, frame["split"].to_numpy(), k)))
     counts = {split: len(idx) for split, idx in rows.items()}
     final = {
         "best_epoch": stopper.best_epoch, "test_acc": test["acc"], "test_bacc": test["bacc"], "test_f1": test["f1"],
         "test_top5": test["top5"], "num_classes": k, "n_train": counts["train"], "n_val": counts["val"],
         "n_test": counts["test"], "weights_used": weights_used, **stopper.best_metrics,
+        "imagenet_top1": imagenet_top1(cfg.model) if weights_used == "imagenet" else None,
         "epochs_run": epoch, "stopped_early": bool(stopped and epoch < cfg.max_epochs), "diverged": diverged,
         "feature_cache": inputs.feature_cache, "resolved_config": {**cfg.to_dict(), "image_size": size},
     }
