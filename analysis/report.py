@@ -21,6 +21,7 @@ import pandas as pd
 from analysis.blocks import Bullets, Call, Code, FigureBlock, Heading, Para, Ref, TableBlock
 from analysis.errors import AnalysisError
 from analysis.load import Experiment, load_experiment
+from analysis.report_predictions import extend_plan
 from analysis.roles import REPLICATE_KEYS, varied_keys
 from analysis.tables import fmt_value
 
@@ -275,7 +276,7 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
     exp.trials.to_csv(data / "trials.csv", index=False)
     exp.history.to_csv(data / "history.csv", index=False)
 
-    blocks = plan(exp, _analysis_command(exp.path, out))
+    blocks = extend_plan(exp, plan(exp, _analysis_command(exp.path, out)))
     for block in blocks:
         if isinstance(block, TableBlock):
             block.table = block.call.run(exp)
@@ -288,7 +289,9 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
     (out / "report.md").write_text(_markdown(blocks, title), encoding="utf-8")
     (out / "report.html").write_text(render_html(blocks, title, out), encoding="utf-8")
     intro = exp.study.get("question") or ""
-    write_notebook(build_notebook(blocks, title, intro, exp.path, out), out / "report.ipynb")
+    problem = write_notebook(build_notebook(blocks, title, intro, exp.path, out), out / "report.ipynb")
+    if problem:
+        exp.warnings.append(problem)
     return out, exp
 
 
