@@ -76,3 +76,18 @@ def test_transfer_correlation_across_backbones():
     two = _trials([70.0, 75.0, math.nan], [0.6, 0.7, 0.8])
     assert not enough_backbones(two)  # a backbone without ImageNet weights does not count
     assert math.isnan(correlations(transfer_frame(two)).frame["pearson_r"].iloc[0])
+
+
+def test_the_new_analysis_modules_import_no_torch_or_ray():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import sys\n"
+              "import analysis.per_class, analysis.predictions, analysis.report_predictions, analysis.significance\n"
+              "import analysis.transfer\n"
+              "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ray', 'torchvision', 'timm'))\n"
+              "assert not bad, bad\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
