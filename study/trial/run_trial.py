@@ -167,7 +167,7 @@ def run_trial(
     *,
     collection: Collection | None = None,
     on_end: Callable[[dict, dict], None] | None = None,
-    on_predictions: Callable[[Predictions], None] | None = None,
+    on_predictions: Callable[[predictions.Predictions], None] | None = None,
 ) -> dict:
     cfg, size = _checked_config(config)
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
@@ -228,9 +228,7 @@ def run_trial(
         logits, labels = engine.predict(inputs.net, loader("test", batch=EVAL_BATCH), device, inputs.eval_prepare)
         test = engine.classification_metrics(logits, labels, k)
     if on_predictions is not None:
-        y = frame["y"].to_numpy()
-        on_predictions(predictions.collect(logits, labels, frame["image_id"].iloc[rows["test"]].tolist(),
-                                           list(task.classes), predictions.split_counts(y, frame["split"].to_numpy(), k)))
+        on_predictions(_test_predictions(logits, labels, frame, rows["test"], list(task.classes)))
     counts = {split: len(idx) for split, idx in rows.items()}
     final = {
         "best_epoch": stopper.best_epoch, "test_acc": test["acc"], "test_bacc": test["bacc"], "test_f1": test["f1"],
@@ -245,6 +243,13 @@ def run_trial(
                    "classes": list(task.classes), "num_classes": k, "input_size": size}
         on_end(final, payload)
     return final
+
+
+def _test_predictions(logits: torch.Tensor, labels: torch.Tensor, frame: pd.DataFrame, test_rows: np.ndarray,
+                      classes: list[str]) -> predictions.Predictions:
+    """The test loader runs through `test_rows` in order, so logits row i is frame row test_rows[i]."""
+    counts = predictions.split_counts(frame["y"].to_numpy(), frame["split"].to_numpy(), len(classes))
+    return predictions.collect(logits, labels, frame["image_id"].iloc[test_rows].tolist(), classes, counts)
 
 
 def _snapshot(epoch: int, stopped: bool, diverged: bool, identity: dict, trainable: torch.nn.Module,
