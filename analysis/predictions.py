@@ -31,6 +31,11 @@ def final_checkpoint(trial_dir: Path) -> Path | None:
     return found[0] if found else None
 
 
+def has_predictions(trial_dir: Path) -> bool:
+    folder = final_checkpoint(trial_dir)
+    return folder is not None and (folder / PREDICTIONS_FILE).exists() and (folder / CLASSES_FILE).exists()
+
+
 def read_predictions(trial_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """(predictions, classes) of a finished trial; None when it saved none (not finished, or an older artstudy)."""
     folder = final_checkpoint(trial_dir)
@@ -60,7 +65,7 @@ def best_trials(trials: pd.DataFrame, experiment: Path, *, scientific=(), nuisan
         return chosen.assign(trial_dir=pd.Series(dtype=object))
     chosen = chosen[chosen["status"] == "finished"].copy()
     chosen["trial_dir"] = [Path(experiment) / str(t) for t in chosen["trial"]]
-    chosen = chosen[[read_predictions(d) is not None for d in chosen["trial_dir"]]] if len(chosen) else chosen
+    chosen = chosen[[has_predictions(d) for d in chosen["trial_dir"]]] if len(chosen) else chosen
     if chosen.empty:
         return chosen
     ascending = mode != "max"
