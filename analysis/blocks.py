@@ -30,15 +30,15 @@ class Ref:
 
 @dataclass(frozen=True)
 class Call:
-    module: str  # "tables" | "figures"
+    module: str  # a module of analysis: "tables", "figures", "per_class", "significance", "transfer"
     func: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
 
     def run(self, exp):
-        from analysis import figures, tables  # figures pulls in matplotlib; only when drawing
+        import importlib  # figures pulls in matplotlib; only when drawing
 
-        module = {"tables": tables, "figures": figures}[self.module]
+        module = importlib.import_module(f"analysis.{self.module}")
         resolve = lambda v: v.resolve(exp) if isinstance(v, Ref) else v  # noqa: E731
         return getattr(module, self.func)(*map(resolve, self.args),
                                           **{k: resolve(v) for k, v in self.kwargs.items()})

@@ -21,6 +21,7 @@ import pandas as pd
 from analysis.blocks import Bullets, Call, Code, FigureBlock, Heading, Para, Ref, TableBlock
 from analysis.errors import AnalysisError
 from analysis.load import Experiment, load_experiment
+from analysis.report_predictions import extend_plan
 from analysis.roles import REPLICATE_KEYS, varied_keys
 from analysis.tables import fmt_value
 from study import atomic, spreadsheet  # pure Python: no torch, no Ray
@@ -280,7 +281,7 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
     spreadsheet.to_csv(exp.trials, data / "trials.csv", index=False)
     spreadsheet.to_csv(exp.history, data / "history.csv", index=False)
 
-    blocks = plan(exp, _analysis_command(exp.path, out))
+    blocks = extend_plan(exp, plan(exp, _analysis_command(exp.path, out)))
     for block in blocks:
         if isinstance(block, TableBlock):
             block.table = block.call.run(exp)
@@ -293,7 +294,9 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
     atomic.write_text(out / "report.md", _markdown(blocks, title))
     atomic.write_text(out / "report.html", render_html(blocks, title, out))
     intro = exp.study.get("question") or ""
-    write_notebook(build_notebook(blocks, title, intro, exp.path, out), out / "report.ipynb")
+    problem = write_notebook(build_notebook(blocks, title, intro, exp.path, out), out / "report.ipynb")
+    if problem:
+        exp.warnings.append(problem)
     return out, exp
 
 

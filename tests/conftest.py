@@ -4,6 +4,7 @@ Fixtures that build real collections live beside the tests that need them, or be
 """
 
 import atexit
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -42,7 +43,15 @@ def real_experiment(demo_root, tmp_path_factory):
     storage = tmp_path_factory.mktemp("real-results")
     argv = [sys.executable, "-m", "study.run", "--space", "smoke", "--data", str(demo_root), "--collection", "demo",
             "--storage", str(storage), "--name", "smoke", "--set", "max_epochs=3", "patience=3"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+    # The trackers whose extras are installed log this run too (tests/test_trackers.py reads them), offline:
+    # MLflow into a file store beside the experiment, W&B in offline mode into the same folder.
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(storage), WANDB_SILENT="true")
+    if importlib.util.find_spec("mlflow"):
+        argv += ["--mlflow", str(storage / "mlruns")]
+    if importlib.util.find_spec("wandb"):
+        argv += ["--wandb", "artstudy-tests"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1],
+                          env=env)
     assert done.returncode == 0, f"the smoke run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return storage / "smoke"
 

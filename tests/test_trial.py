@@ -14,7 +14,7 @@ from study.trial.weights import WeightsError, WeightsNotFound
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_bacc", "epoch_time_s", "train_images_per_s"}
 FINAL_KEYS = {"best_epoch", "test_acc", "test_bacc", "test_f1", "test_top5", "num_classes", "n_train", "n_val",
               "n_test", "weights_used", "val_loss", "val_acc", "val_bacc", "epochs_run", "stopped_early",
-              "diverged", "feature_cache", "resolved_config"}
+              "diverged", "feature_cache", "resolved_config", "imagenet_top1"}
 TINY = {"model": "tiny_cnn", "weights": "none", "image_size": 32, "batch_size": 32}
 
 

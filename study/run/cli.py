@@ -23,7 +23,7 @@ import sys
 import textwrap
 import traceback
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from study.run import experiment as exp
 from study.config import COLLECTIONS, CONFIG_KEYS, ConfigError, coerce_value
 from study.errors import StudyError, exit_on_error
 from study.run.planning import Collections, make_context, missing_imagenet, plan
+from study.run.trackers import MLFLOW_DEFAULT, check_installed
 
 DEFAULT_STORAGE = "artstudy-results"
 EXPERIMENT_OPTIONS = ("data", "collection", "set", "seeds", "sampler", "source_data", "source_collection",
@@ -76,6 +77,10 @@ def build_parser() -> Parser:
     p.add_argument("--source-data", metavar="DIR", help=f"{with_source}: the source collection's folder")
     p.add_argument("--source-collection", choices=COLLECTIONS, help=f"{with_source}: its layout")
     p.add_argument("--source-task", metavar="T", help=f"{with_source}: the source task (default: the target's)")
+    p.add_argument("--mlflow", nargs="?", const=MLFLOW_DEFAULT, metavar="TRACKING_URI", help="log every trial to "
+                   f"MLflow (Ray's MLflowLoggerCallback; default store: ./{MLFLOW_DEFAULT}); needs the mlflow extra")
+    p.add_argument("--wandb", metavar="PROJECT", help="log every trial to this Weights & Biases project (Ray's "
+                   "WandbLoggerCallback; WANDB_MODE=offline for no account); needs the wandb extra")
     return p
 
 
@@ -240,6 +245,7 @@ class Launch:
     cpus: float = 1.0  # per trial
     gpus: float = 0.0  # per trial
     max_concurrent: int = 0  # 0: as many as the resources allow
+    trackers: dict[str, str | None] = field(default_factory=dict)  # --mlflow, --wandb (study/run/trackers.py)
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
@@ -266,6 +272,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         refuse_existing(stages, launch)
     print_budget(space, ctx, stages)
     check_weights(stages, ctx, args.address or os.environ.get("RAY_ADDRESS"))
+    check_installed(args.mlflow, args.wandb)
     import ray
 
     from study.run.cluster import start_ray
@@ -300,7 +307,8 @@ def make_launch(args: argparse.Namespace, argv: list[str], space: Space) -> Laun
         options = check_resume_options(recorded["options"], options, given_options(args))
         argv = recorded.get("argv", argv)
     return Launch(storage=storage, name=name, argv=argv, options=options, resume=args.resume,
-                  cpus=args.cpus_per_trial, gpus=args.gpus_per_trial, max_concurrent=args.max_concurrent)
+                  cpus=args.cpus_per_trial, gpus=args.gpus_per_trial, max_concurrent=args.max_concurrent,
+                  trackers={"mlflow": args.mlflow, "wandb": args.wandb})
 
 
 def refuse_existing(stages: list[Stage], launch: Launch) -> None:
@@ -348,7 +356,7 @@ def run_stage(space: Space, stage: Stage, ctx: Context, collections: Collections
     exp.write_study(folder, study)
     results = fit_stage(space, stage, collection, launch.storage, folder, resume=launch.resume,
                         cpus=launch.cpus, gpus=launch.gpus, max_concurrent=launch.max_concurrent,
-                        sampler=ctx.sampler)
+                        sampler=ctx.sampler, trackers=launch.trackers)
     rows = result_rows(results)
     study["finished"] = exp.now()
     study["trials"] = {"planned": stage.num_trials, "reported": len(rows),

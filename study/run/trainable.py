@@ -7,7 +7,8 @@ whole training state (model or head, optimiser, epoch, early-stopping counters) 
 epoch. At the end one more report holds the test metrics (`final`), with a checkpoint holding
 `model.pt` (the best epoch's model, which `weights=<that folder>` loads and
 `study.trial.models.load_model` returns whole; an off-the-shelf trial's holds its head and names
-its frozen backbone instead of copying it) and `final.json`.
+its frozen backbone instead of copying it), `final.json`, and the test set's `predictions.csv` and
+`classes.csv` (study/trial/predictions.py).
 
 The collection travels through `tune.with_parameters` (Ray's object store, once per node), not
 in the config: the config stays the flat, JSON-able trial config that params.json records.
@@ -24,6 +25,7 @@ import pyarrow.fs
 import torch
 from ray import tune
 
+from study.trial.predictions import Predictions
 from study.trial.run_trial import load_state, run_trial, save_state
 
 STATE_FILE = "state.pt"  # an epoch checkpoint: what run_trial(state=...) resumes from
@@ -72,12 +74,17 @@ def train(config: dict, collection=None, threads: float = 1) -> None:
     def on_end(final: dict, model: dict) -> None:
         best_model["payload"] = model
 
+    def on_predictions(predictions: Predictions) -> None:
+        best_model["predictions"] = predictions
+
     # announce_fallback=False: the runner says once, before any trial, which backbones have no ImageNet
     # file (cli.check_weights), and each trial's weights_used records it; not one notice per trial.
     final = run_trial(dict(config), on_epoch=on_epoch, state=state, collection=collection, on_end=on_end,
-                      announce_fallback=False)
+                      on_predictions=on_predictions, announce_fallback=False)
     with tempfile.TemporaryDirectory(prefix="artstudy-final-") as folder:
         if "payload" in best_model:
             torch.save(best_model["payload"], Path(folder) / MODEL_FILE)
+        if "predictions" in best_model:
+            best_model["predictions"].write(folder)
         (Path(folder) / FINAL_FILE).write_text(json.dumps(final, default=str, indent=1))
         tune.report(dict(final), checkpoint=tune.Checkpoint.from_directory(folder))

@@ -49,10 +49,14 @@ def restorable(folder: str) -> bool:
 
 
 def fit_stage(space: Space, stage: Stage, collection, storage: str, folder: str, *, resume: bool,
-              cpus: float, gpus: float, max_concurrent: int, sampler: str):
-    """Run (or, with resume, restore and continue) one stage's Tune experiment; its ResultGrid."""
+              cpus: float, gpus: float, max_concurrent: int, sampler: str, trackers: dict | None = None):
+    """Run (or, with resume, restore and continue) one stage's Tune experiment; its ResultGrid.
+
+    `trackers` ({"mlflow": uri, "wandb": project}) add Ray's logger callbacks (study/run/trackers.py); a
+    restored experiment keeps the callbacks it was started with (Ray restores its RunConfig)."""
     from ray import tune
 
+    from study.run import trackers as tracking
     from study.run.progress import ProgressLines
     from study.run.trainable import train
 
@@ -63,6 +67,7 @@ def fit_stage(space: Space, stage: Stage, collection, storage: str, folder: str,
         alias_moved_modules()
         return tune.Tuner.restore(folder, trainable=trainable, resume_errored=True).fit()
     param_space, search_alg, scheduler, num_samples = search_setup(space, stage, sampler)
+    name = Path(folder).name if not exp.is_uri(folder) else folder.rstrip("/").rsplit("/", 1)[1]
     tuner = tune.Tuner(
         trainable,
         param_space=param_space,
@@ -72,11 +77,12 @@ def fit_stage(space: Space, stage: Stage, collection, storage: str, folder: str,
             reuse_actors=True, trial_name_creator=exp.trial_name, trial_dirname_creator=exp.trial_name,
         ),
         run_config=tune.RunConfig(
-            name=Path(folder).name if not exp.is_uri(folder) else folder.rstrip("/").rsplit("/", 1)[1],
+            name=name,
             storage_path=storage,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
             failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
-            callbacks=[ProgressLines(cell_keys(stage), stage.num_trials), *scheduler_callbacks(scheduler)],
+            callbacks=[ProgressLines(cell_keys(stage), stage.num_trials), *scheduler_callbacks(scheduler),
+                       *tracking.callbacks(name, **(trackers or {}))],
             verbose=0,  # ProgressLines prints one line per event instead of Tune's tables
         ),
     )

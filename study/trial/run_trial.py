@@ -11,7 +11,8 @@ same seed), so the Ray trainable checkpoints the state with `save_state` and res
 `load_state`. `on_end(final, payload)` receives the best model as a torch-saveable dict that
 `weights=<path>` accepts in a later trial. On the demo, a backbone without ImageNet weights starts from
 random init, says so on stderr unless `announce_fallback=False` (the Ray runner says it once for
-the whole run), and reports it in `weights_used`. Every check (model, size, mode, weights, task, classes)
+the whole run), and reports it in `weights_used`; `on_predictions(p)` receives the test set's predictions
+(study/trial/predictions.py), which the caller saves. Every check (model, size, mode, weights, task, classes)
 runs before any training. Torch's thread count is the caller's (a Ray trial sets it to its CPUs);
 it is only lowered, to one, while a head trains on cached features.
 """
@@ -31,12 +32,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from study.trial import engine, models
+from study.trial import engine, models, predictions
 from study.config import default_cache_dir, resolve_config
 from study.data import Collection, load_images, prepare_task, read_collection
 from study.errors import StudyError
 from study.trial.features import FeatureStore, backbone_fingerprint, extract, row_keys, store_key
 from study.trial.logistic import fit_logistic
+from study.trial.imagenet import imagenet_top1
 from study.trial.transforms import ArrayDataset, ToInput, epoch_batches, epoch_generator, make_loader
 from study.trial.weights import WeightsNotFound, load_file
 
@@ -170,6 +172,7 @@ def run_trial(
     collection: Collection | None = None,
     on_end: Callable[[dict, dict], None] | None = None,
     announce_fallback: bool = True,
+    on_predictions: Callable[[predictions.Predictions], None] | None = None,
 ) -> dict:
     cfg, size = _checked_config(config)
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
@@ -238,12 +241,16 @@ def run_trial(
 
         if stopper.best_state is not None:  # test the best epoch's weights, not the last one's
             trainable.load_state_dict(stopper.best_state)
-        test = engine.evaluate(inputs.net, loader("test", batch=EVAL_BATCH), k, device, inputs.eval_prepare)
+        logits, labels = engine.predict(inputs.net, loader("test", batch=EVAL_BATCH), device, inputs.eval_prepare)
+        test = engine.classification_metrics(logits, labels, k)
+    if on_predictions is not None:
+        on_predictions(_test_predictions(logits, labels, frame, rows["test"], list(task.classes)))
     counts = {split: len(idx) for split, idx in rows.items()}
     final = {
         "best_epoch": stopper.best_epoch, "test_acc": test["acc"], "test_bacc": test["bacc"], "test_f1": test["f1"],
         "test_top5": test["top5"], "num_classes": k, "n_train": counts["train"], "n_val": counts["val"],
         "n_test": counts["test"], "weights_used": weights_used, **stopper.best_metrics,
+        "imagenet_top1": imagenet_top1(cfg.model) if weights_used == "imagenet" else None,
         "epochs_run": epoch, "stopped_early": bool(stopped and epoch < cfg.max_epochs), "diverged": diverged,
         "feature_cache": inputs.feature_cache, "resolved_config": {**cfg.to_dict(), "image_size": size},
     }
@@ -283,6 +290,13 @@ def _payload(cfg, model: models.TransferModel, weights_used: str, fingerprint: s
     else:
         payload["state_dict"] = engine.clone_state(model.state_dict())
     return payload
+
+
+def _test_predictions(logits: torch.Tensor, labels: torch.Tensor, frame: pd.DataFrame, test_rows: np.ndarray,
+                      classes: list[str]) -> predictions.Predictions:
+    """The test loader runs through `test_rows` in order, so logits row i is frame row test_rows[i]."""
+    counts = predictions.split_counts(frame["y"].to_numpy(), frame["split"].to_numpy(), len(classes))
+    return predictions.collect(logits, labels, frame["image_id"].iloc[test_rows].tolist(), classes, counts)
 
 
 def _snapshot(epoch: int, stopped: bool, diverged: bool, identity: dict, trainable: torch.nn.Module,

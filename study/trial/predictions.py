@@ -1,0 +1,79 @@
+"""A trial's test predictions as two small CSV tables, so analysis can go past the aggregate metrics.
+
+    predictions.csv  one row per test image: image_id, true, true_label, pred, pred_label,
+                     top1_label, top1_prob, ..., top5_label, top5_prob (fewer with fewer classes)
+    classes.csv      one row per class: class (the model's output index), label, n_train, n_val, n_test
+
+Per-class accuracy, confusions and paired significance tests (analysis/per_class.py,
+analysis/significance.py) read them with pandas alone: no torch, no Ray. `pred` is -1 for an image
+whose scores were not finite (a diverged model), which the trial's metrics count as wrong too.
+CSV rather than Parquet: the reader then needs nothing beyond pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from study import spreadsheet
+
+PREDICTIONS_FILE = "predictions.csv"
+CLASSES_FILE = "classes.csv"
+TOP = 5
+
+
+@dataclass
+class Predictions:
+    table: pd.DataFrame  # predictions.csv
+    classes: pd.DataFrame  # classes.csv
+
+    def write(self, folder: str | Path) -> list[Path]:
+        return [write_csv_atomic(self.table, Path(folder) / PREDICTIONS_FILE),
+                write_csv_atomic(self.classes, Path(folder) / CLASSES_FILE)]
+
+
+def top_k(logits: torch.Tensor, classes: list[str], k: int = TOP) -> tuple[np.ndarray, pd.DataFrame]:
+    """(argmax per row, -1 where the scores are not finite; the top-k labels and softmax probabilities)."""
+    k = min(k, len(classes))
+    finite = torch.isfinite(logits).all(1).numpy() if len(logits) else np.zeros(0, dtype=bool)
+    probs = torch.softmax(logits.float(), 1)
+    values, indices = probs.topk(k, dim=1) if len(logits) else (torch.empty(0, k), torch.empty(0, k, dtype=torch.long))
+    names = np.asarray(classes, dtype=object)
+    columns = {}
+    for i in range(k):
+        columns[f"top{i + 1}_label"] = np.where(finite, names[indices[:, i].numpy()], None)
+        columns[f"top{i + 1}_prob"] = np.where(finite, values[:, i].numpy(), np.nan)
+    pred = np.where(finite, logits.argmax(1).numpy() if len(logits) else np.zeros(0, dtype=np.int64), -1)
+    return pred.astype(np.int64), pd.DataFrame(columns)
+
+
+def collect(logits: torch.Tensor, labels: torch.Tensor, image_ids: list[str], classes: list[str],
+                     split_counts: pd.DataFrame) -> Predictions:
+    """The tables of one trial's test set: `logits` and `labels` in the order of `image_ids`.
+
+    `split_counts` has one row per class index and columns n_train, n_val, n_test.
+    """
+    pred, top = top_k(logits, classes)
+    names = np.asarray(list(classes) + [None], dtype=object)  # index -1 (no finite score) -> no label
+    truth = labels.numpy()
+    table = pd.concat([pd.DataFrame({"image_id": list(image_ids), "true": truth, "true_label": names[truth],
+                                     "pred": pred, "pred_label": names[pred]}), top], axis=1)
+    class_table = pd.DataFrame({"class": np.arange(len(classes)), "label": list(classes)})
+    class_table = pd.concat([class_table, split_counts.reset_index(drop=True)], axis=1)
+    return Predictions(table, class_table)
+
+
+def split_counts(y: np.ndarray, split: np.ndarray, num_classes: int) -> pd.DataFrame:
+    """Images per class index in each split (the long tail's x axis is n_train)."""
+    return pd.DataFrame({f"n_{s}": np.bincount(y[split == s], minlength=num_classes) for s in ("train", "val", "test")})
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: Path) -> Path:
+    """Written under a temporary name, then renamed (a reader never sees half a file), with text cells
+    escaped so a spreadsheet never runs a label such as `=HYPERLINK(...)` (study/spreadsheet.py)."""
+    spreadsheet.to_csv(frame, path, index=False)
+    return path
