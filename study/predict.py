@@ -27,7 +27,7 @@ from study.errors import StudyError, exit_on_error
 from study.trial import engine, models
 from study.trial.predictions import top_k, write_csv_atomic
 from study.trial.transforms import ToInput
-from study.trial.weights import CHECKPOINT_FILE
+from study.trial.weights import CHECKPOINT_FILE, load_file
 
 BATCH = 32
 
@@ -74,10 +74,10 @@ def choose_trial(experiment_dir: str | Path, cell: dict[str, str]) -> tuple[Path
 
 
 def load_model(checkpoint: Path) -> tuple[models.TransferModel, dict]:
-    payload = torch.load(checkpoint / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
-    model = models.get_model(payload["model"], payload["num_classes"], weights="none")
-    model.load_state_dict(payload["state_dict"])
-    return model.eval(), payload
+    """The trial's whole model (an off-the-shelf model.pt names its frozen backbone: models.load_model
+    rebuilds it) and the file's metadata (classes, input size), read with weights_only loading."""
+    payload = load_file(checkpoint / CHECKPOINT_FILE)
+    return models.load_model(checkpoint / CHECKPOINT_FILE).eval(), payload
 
 
 def read_images(paths: list[str], size: int) -> tuple[list[str], torch.Tensor]:
