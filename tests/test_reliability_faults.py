@@ -79,9 +79,11 @@ NODE_LOSS = textwrap.dedent("""
     from runs import epochs, rows, smoke_argv, trials
 
     demo_root, storage = sys.argv[1], sys.argv[2]
-    loopback = {"node_ip_address": "127.0.0.1", "num_cpus": 1}
-    cluster = Cluster(initialize_head=True, head_node_args={**loopback, "include_dashboard": False})
-    doomed = cluster.add_node(**loopback)  # one CPU each: one trial on each node
+    loopback = {"node_ip_address": "127.0.0.1"}
+    # The head takes no trial, so both trials start on the doomed node (under load, one CPU a node let
+    # the scheduler put both on the head one after the other, and no node was ever lost mid-trial).
+    cluster = Cluster(initialize_head=True, head_node_args={**loopback, "num_cpus": 0, "include_dashboard": False})
+    doomed = cluster.add_node(**loopback, num_cpus=2)
     cluster.wait_for_nodes()
     raylet = psutil.Process(doomed.all_processes[constants.PROCESS_TYPE_RAYLET][0].process.pid)
     folder = Path(storage) / "n"
@@ -105,6 +107,7 @@ NODE_LOSS = textwrap.dedent("""
             time.sleep(0.01)
         if seen:
             cluster.remove_node(doomed, allow_graceful=False)  # Ray's bookkeeping; its processes are gone
+            cluster.add_node(**loopback, num_cpus=2)  # the other node, where the trials must finish
         seen["returncode"] = run.wait(timeout=300)
     cluster.shutdown()
     print(json.dumps(seen))
