@@ -173,3 +173,22 @@ def test_loader_workers_start_once_per_trial_without_fork(demo, tmp_path):
     in_process = _run(demo, tmp_path, **config)
     for key in ("test_acc", "val_loss", "best_epoch"):
         assert with_workers[key] == in_process[key]
+
+
+@pytest.mark.parametrize("mode", ["fine_tune", "off_the_shelf"])
+def test_each_epoch_trains_on_the_train_split_and_only_on_it(demo, monkeypatch, mode):
+    """The train and val passes share one DataLoader: each must see its own rows (a pass that took its rows
+    when built, not when run, once trained every epoch on the validation images)."""
+    from study.trial import engine
+
+    trained, real = [], engine.train_one_epoch
+
+    def counting(*args, **kwargs):
+        fit = real(*args, **kwargs)
+        trained.append(fit["images"])
+        return fit
+
+    monkeypatch.setattr(engine, "train_one_epoch", counting)
+    final = _run(demo, mode=mode, max_epochs=2, patience=2, task="type")
+    assert final["n_train"] != final["n_val"]  # else the count below could not tell them apart
+    assert trained == [final["n_train"]] * 2

@@ -152,6 +152,24 @@ def _split(cfg, collection: Collection, cache_dir: Path):
     return task, frame, rows
 
 
+class _Pass:
+    """One pass over some rows through the trial's one DataLoader (its workers persist across passes).
+
+    The rows are handed to the shared sampler when the pass starts, not when it is built: the train and
+    val passes of an epoch are built together, and setting the sampler at build time trained on val.
+    """
+
+    def __init__(self, loader, batches: list[torch.Tensor]) -> None:
+        self.loader, self.batches = loader, batches
+
+    def __iter__(self):
+        self.loader.sampler.batches = self.batches
+        return iter(self.loader)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
 def _epoch(epoch: int, inputs: _Inputs, train, val, optimizer, device: torch.device, k: int) -> dict:
     """One epoch of training, then validation: the per-epoch metrics of docs/contracts.md."""
     start = time.perf_counter()
@@ -194,11 +212,9 @@ def run_trial(
     # One loader for every pass of the trial, so its worker processes (if any) start once
     shared_loader = make_loader(inputs.dataset, num_workers=workers, pin_memory=device.type == "cuda")
 
-    def loader(split: str, generator: torch.Generator | None = None, batch: int = cfg.batch_size):
+    def loader(split: str, generator: torch.Generator | None = None, batch: int = cfg.batch_size) -> _Pass:
         idx = rows[split]
-        shared_loader.sampler.batches = [torch.from_numpy(idx[b.numpy()])
-                                         for b in epoch_batches(len(idx), batch, generator)]
-        return shared_loader
+        return _Pass(shared_loader, [torch.from_numpy(idx[b.numpy()]) for b in epoch_batches(len(idx), batch, generator)])
 
     # what training changes, and so what a checkpoint must hold: the head alone when the backbone is frozen
     trainable = model.head if frozen else model
