@@ -71,9 +71,12 @@ def _panels(n: int, ncols: int, width: float = 5.0, height: float = 3.8):
 def _legend_below(fig: Figure, handles: list) -> None:
     """One legend for the whole figure, under its panels: a legend inside a panel hides the points
     and lines it names once there are more than a few series (ten model x mode cells in a demo run).
-    As many columns as the figure's width holds (~2.3 in for "inception_v3, off-the-shelf")."""
+    As many columns as the figure's width holds for its longest label (at "small" type a character is
+    ~0.07 in, the marker and gaps ~0.6 in: "efficientnet_lite0, off-the-shelf, imagenet, head: logistic"
+    needs ~4.5 in), so no entry runs off the figure's edge."""
     if handles:
-        ncol = max(1, min(len(handles), int(fig.get_figwidth() // 2.3)))
+        longest = max(len(str(h.get_label())) for h in handles)
+        ncol = max(1, min(len(handles), int(fig.get_figwidth() // (0.07 * longest + 0.6))))
         fig.legend(handles=handles, loc="outside lower center", ncol=ncol, fontsize="small", frameon=False)
 
 
