@@ -22,10 +22,11 @@ import torch
 
 from analysis import AnalysisError, load_experiment
 from analysis.predictions import best_trials, cell_keys, cell_name, final_checkpoint
+from study import spreadsheet
 from study.data.decode import decode_resized
 from study.errors import StudyError, exit_on_error
 from study.trial import engine, models
-from study.trial.predictions import top_k, write_csv_atomic
+from study.trial.predictions import top_k
 from study.trial.transforms import ToInput
 from study.trial.weights import CHECKPOINT_FILE, load_file
 
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"labelled {len(table)} of {len(args.images)} image(s) with trial {row['trial']} "
           f"({payload['model']}, {len(payload['classes'])} classes)", file=sys.stderr)
     if args.out:
-        write_csv_atomic(table, Path(args.out))
+        spreadsheet.to_csv(table, Path(args.out), index=False)
     else:
         table.to_csv(sys.stdout, index=False)
     return 0

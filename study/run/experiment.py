@@ -16,7 +16,9 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from analysis.roles import LIKELY_SCIENTIFIC
+import pandas as pd
+
+from analysis.roles import LIKELY_SCIENTIFIC, varied_within_cells
 from study import atomic
 from study.config import TrialConfig, parse_split
 from study.errors import StudyError
@@ -112,14 +114,11 @@ def planned_roles(roles: dict[str, list[str]], stage: Stage) -> dict[str, list[s
     scientific keys moved to scientific: the demo runs efficientnet_lite0 with weights=imagenet and none, so
     `weights` is compared, not held. (The optimiser, fixed per mode, and image_size, raised to each
     backbone's minimum, vary only between cells: they stay where they are.)"""
-    configs = stage.trial_configs()
-    declared = [k for k in roles["scientific"] if k != "seed"]
-    cells: dict[tuple, list[dict]] = {}
-    for config in configs:
-        cells.setdefault(tuple(format_value(config.get(k)) for k in declared), []).append(config)
+    # the planned configs are read as analysis reads trials: one rule for both (analysis.roles)
+    configs = pd.DataFrame(stage.trial_configs())
     others = set(roles["scientific"]) | set(roles["nuisance"]) | set(stage.search)
-    candidates = [k for k in LIKELY_SCIENTIFIC if k not in others]
-    varied = [k for k in candidates if any(len({format_value(c.get(k)) for c in cell}) > 1 for cell in cells.values())]
+    candidates = [k for k in LIKELY_SCIENTIFIC if k not in others and k in configs.columns]
+    varied = varied_within_cells(configs, candidates, [k for k in roles["scientific"] if k != "seed"])
     return {"scientific": roles["scientific"] + varied, "nuisance": roles["nuisance"],
             "fixed": [k for k in roles["fixed"] if k not in varied]}
 

@@ -128,11 +128,11 @@ class FeatureStore:
         if not self._meta_matches():  # absent, damaged or another key's: its shards are not these features
             for stale in [*self.root.glob("*.npy"), *self.root.glob("*.ids.json")]:
                 stale.unlink(missing_ok=True)
-            _replace_write(meta, json.dumps(self.key, indent=1).encode())
+            atomic.write_bytes(meta, json.dumps(self.key, indent=1).encode())
         name = hashlib.sha1("\n".join(ids).encode()).hexdigest()[:16]
         with atomic.atomic_path(self.root / f"{name}.npy") as tmp:
             np.save(tmp, rows)
-        _replace_write(self.root / f"{name}.ids.json", json.dumps(ids).encode())  # last: marks the shard complete
+        atomic.write_bytes(self.root / f"{name}.ids.json", json.dumps(ids).encode())  # last: marks the shard complete
 
     def get_or_compute(self, ids: Sequence[str], compute: Callable[[list[int]], np.ndarray]) -> tuple[np.ndarray, str]:
         """(rows for `ids`, "hit" | "miss"); `compute(positions)` makes the rows of the missing ids."""
@@ -175,7 +175,3 @@ def written_rows(cache_dir: str | Path) -> dict[str, tuple[dict, list[str]]]:
         ids = [i for shard in sorted(meta.parent.glob("*.ids.json")) for i in json.loads(shard.read_text())]
         stores[meta.parent.name] = (json.loads(meta.read_text()), ids)
     return stores
-
-
-def _replace_write(path: Path, data: bytes) -> None:
-    atomic.write_bytes(path, data)

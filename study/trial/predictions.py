@@ -32,8 +32,8 @@ class Predictions:
     classes: pd.DataFrame  # classes.csv
 
     def write(self, folder: str | Path) -> list[Path]:
-        return [write_csv_atomic(self.table, Path(folder) / PREDICTIONS_FILE),
-                write_csv_atomic(self.classes, Path(folder) / CLASSES_FILE)]
+        return [spreadsheet.to_csv(self.table, Path(folder) / PREDICTIONS_FILE, index=False),
+                spreadsheet.to_csv(self.classes, Path(folder) / CLASSES_FILE, index=False)]
 
 
 def top_k(logits: torch.Tensor, classes: list[str], k: int = TOP) -> tuple[np.ndarray, pd.DataFrame]:
@@ -70,10 +70,3 @@ def collect(logits: torch.Tensor, labels: torch.Tensor, image_ids: list[str], cl
 def split_counts(y: np.ndarray, split: np.ndarray, num_classes: int) -> pd.DataFrame:
     """Images per class index in each split (the long tail's x axis is n_train)."""
     return pd.DataFrame({f"n_{s}": np.bincount(y[split == s], minlength=num_classes) for s in ("train", "val", "test")})
-
-
-def write_csv_atomic(frame: pd.DataFrame, path: Path) -> Path:
-    """Written under a temporary name, then renamed (a reader never sees half a file), with text cells
-    escaped so a spreadsheet never runs a label such as `=HYPERLINK(...)` (study/spreadsheet.py)."""
-    spreadsheet.to_csv(frame, path, index=False)
-    return path
