@@ -50,20 +50,33 @@ def test_feature_cache_row_needs_the_same_accuracy_as_well_as_the_speed_up():
 
 
 def test_pace_rows_leave_the_first_epoch_out_and_divide_tune_by_bare():
-    row = loop.row_b_from(bare=[10.0, 100.0, 90.0], tuned=[1.0, 80.0, 70.0], what="m")
+    row = loop.row_b_from(bare=[10.0, 100.0, 100.0], tuned=[1.0, 80.0, 80.0], what="m")
     assert row.ratio == pytest.approx(0.8) and not row.met
+    # epochs 2+ together: one at 60 img/s and one at 120 take as long as two at 80
+    row = loop.row_b_from(bare=[10.0, 100.0, 100.0], tuned=[1.0, 60.0, 120.0], what="m")
+    assert row.ratio == pytest.approx(0.8)
+    # the bare loop runs before and after the Tune trial: the faster of the two counts
+    row = loop.row_b_from(bare=[10.0, 90.0], tuned=[1.0, 95.0], what="m", bare_after=[20.0, 100.0])
+    assert row.ratio == pytest.approx(0.95) and row.met
     row = loop.row_d_from(cache_s=[2.0, 2.2], memory_s=[1.9, 2.5], images=100, what="m")
     assert row.ratio == pytest.approx(1.9 / 2.0) and row.met
 
 
-def test_overhead_counts_epochs_against_wall_times_slots(tmp_path):
-    trials = [[{"epoch": 1, "epoch_time_s": 30.0}, {"epoch": 2, "epoch_time_s": 30.0}, {"test_acc": 0.5}],
-              [{"epoch": 1, "epoch_time_s": 60.0}, {"test_acc": 0.4, "epoch_time_s": 99.0}]]
-    row = experiment.row_h_from(trials, wall_s=100.0, slots=2)  # the final line's time is not an epoch
-    assert row.ratio == pytest.approx(1 - 120.0 / 200.0) and not row.met
+def test_overhead_counts_the_trials_work_against_wall_times_slots(tmp_path):
+    trials = [[{"epoch": 1, "epoch_time_s": 30.0}, {"epoch": 2, "epoch_time_s": 30.0},
+               {"test_acc": 0.5, "features_time_s": 0.0, "test_time_s": 2.0}],
+              [{"epoch": 1, "epoch_time_s": 60.0}, {"test_acc": 0.4, "epoch_time_s": 99.0, "features_time_s": 8.0,
+                                                    "test_time_s": None}]]
+    # work: epochs 120 + features 8 + test 2; the final line's epoch_time_s is not an epoch
+    row = experiment.row_h_from(trials, wall_s=100.0, slots=2)
+    assert row.ratio == pytest.approx(1 - 130.0 / 200.0) and not row.met
+    assert "epochs 120 + feature extraction 8 + test 2" in row.detail
     # one trial runs in one slot, however many the machine has
-    assert experiment.row_h_from(trials[:1], wall_s=70.0, slots=8).ratio == pytest.approx(1 - 60.0 / 70.0)
-    assert experiment.row_h_from(trials, wall_s=75.0, slots=2).met
+    assert experiment.row_h_from(trials[:1], wall_s=70.0, slots=8).ratio == pytest.approx(1 - 62.0 / 70.0)
+    assert experiment.row_h_from(trials, wall_s=80.0, slots=2).met
+    # an epoch replayed after a restart from an earlier checkpoint counts once: its last report
+    replayed = [trials[0][:2] + [{"epoch": 2, "epoch_time_s": 40.0}] + trials[0][2:], trials[1]]
+    assert experiment.row_h_from(replayed, wall_s=100.0, slots=2).ratio == pytest.approx(1 - 140.0 / 200.0)
 
 
 def test_metadata_memory_is_projected_on_the_line_through_the_two_largest_counts():
@@ -96,6 +109,17 @@ def test_label_pruning_passes_are_counted_from_the_store_once_per_image(demo_roo
     # the same trials again on a fresh store with the cache off compute nothing: no store rows at all
     off = passes.count_passes([{**c, "feature_cache": False} for c in configs], tmp_path / "cache-off")
     assert off["passes"] == 0
+
+
+def test_one_model_with_two_weight_sets_is_two_backbones(demo_root, tmp_path):
+    """tiny_cnn from two seeds of random init has two sets of features: each image passes through each once."""
+    base = {"collection": "demo", "data_root": str(demo_root), "task": "artist", "model": "tiny_cnn",
+            "mode": "off_the_shelf", "weights": "none", "image_size": 32, "max_epochs": 1, "patience": 1}
+    configs = [{**base, "seed": seed, "top_k": k} for seed in (0, 1) for k in (2, 9)]
+    counted = passes.count_passes(configs, tmp_path / "cache")
+    assert counted["backbones"] == ["tiny_cnn x2"] and counted["n_backbones"] == 2
+    row = passes.row_e_from(counted)
+    assert row.ratio == 1.0 and row.met and "2 backbone(s) (tiny_cnn x2)" in row.detail
 
 
 def test_label_pruning_is_planned_as_the_runner_plans_it(demo_root):

@@ -1,6 +1,7 @@
 """The Ray trainable's contract, with Ray Tune's session replaced by a recorder (no Ray started):
-one report per epoch with a state checkpoint, one final report with model.pt, and a restart from
-an epoch checkpoint continues with the next epoch."""
+one report per epoch, with a state checkpoint on the epochs the checkpoint pace picks (every one with
+checkpoint_share=1), one final report with model.pt, and a restart from an epoch checkpoint continues
+with the epoch after it."""
 
 import json
 import shutil
@@ -49,9 +50,21 @@ def collection(demo_root):
     return read_collection("demo", demo_root)
 
 
-def run(monkeypatch, fake, collection):
+def run(monkeypatch, fake, collection, share=1.0, **config):
     monkeypatch.setattr(trainable, "tune", fake)
-    trainable.train(dict(CONFIG, data_root=str(collection.root)), collection=collection, threads=1)
+    trainable.train(dict(CONFIG, data_root=str(collection.root), **config), collection=collection, threads=1,
+                    checkpoint_share=share)
+
+
+class Ticks:
+    """A clock that moves one second each time it is read: the checkpoint pace's decisions become exact."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        self.now += 1
+        return self.now
 
 
 def test_reports_every_epoch_with_its_state_then_the_final_metrics(monkeypatch, tmp_path, collection):
@@ -87,6 +100,28 @@ def test_a_trial_that_died_resumes_from_its_last_epoch(monkeypatch, tmp_path, co
     run(monkeypatch, whole, collection)
     # the engine resumes exactly: the same test accuracy as a trial never stopped
     assert again.reports[-1][0]["test_acc"] == pytest.approx(whole.reports[-1][0]["test_acc"])
+
+
+@pytest.mark.reliability
+def test_short_epochs_skip_checkpoints_and_a_crash_replays_from_the_last_one(monkeypatch, tmp_path, collection):
+    # With share 0.25 a trial trains 3x what a checkpoint cost before the next one. On the ticking clock a
+    # checkpoint costs 1 s and each skipped epoch's check reads 1 s later: epochs 1 and 4 of 5 are checkpointed.
+    monkeypatch.setattr(trainable, "time", Ticks())
+    first = FakeTune(tmp_path / "first", die_after=5)
+    with pytest.raises(Died):
+        run(monkeypatch, first, collection, share=0.25, max_epochs=5)
+    assert [(m["epoch"], folder is not None) for m, folder in first.reports] == [
+        (1, True), (2, False), (3, False), (4, True), (5, False)]
+
+    # Ray restarts the trial from its latest checkpoint, epoch 4's: epoch 5 is trained (and reported) again
+    again = FakeTune(tmp_path / "again", start_from=first.reports[3][1])
+    run(monkeypatch, again, collection, share=0.25, max_epochs=5)
+    assert [m.get("epoch") for m, _ in again.reports] == [5, None]
+    assert again.reports[0][0]["val_loss"] == first.reports[4][0]["val_loss"]  # the same epoch, replayed exactly
+
+    whole = FakeTune(tmp_path / "whole")
+    run(monkeypatch, whole, collection, max_epochs=5)
+    assert again.reports[-1][0]["test_acc"] == whole.reports[-1][0]["test_acc"]
 
 
 def test_a_finished_trial_restored_reports_nothing(monkeypatch, tmp_path, collection):

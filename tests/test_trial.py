@@ -14,7 +14,7 @@ from study.trial.weights import WeightsError, WeightsNotFound
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_bacc", "epoch_time_s", "train_images_per_s"}
 FINAL_KEYS = {"best_epoch", "test_acc", "test_bacc", "test_f1", "test_top5", "num_classes", "n_train", "n_val",
               "n_test", "weights_used", "val_loss", "val_acc", "val_bacc", "epochs_run", "stopped_early",
-              "diverged", "feature_cache", "resolved_config", "imagenet_top1"}
+              "diverged", "feature_cache", "resolved_config", "imagenet_top1", "features_time_s", "test_time_s"}
 TINY = {"model": "tiny_cnn", "weights": "none", "image_size": 32, "batch_size": 32}
 
 
@@ -44,6 +44,7 @@ def test_trial_beats_chance_and_reports_the_contract(demo):
     assert (final["n_train"], final["n_val"], final["n_test"]) == tuple(task.counts()[s] for s in ("train", "val", "test"))
     assert final["resolved_config"]["optimizer"] == "adamw" and final["resolved_config"]["image_size"] == 64
     assert final["feature_cache"] == "n/a: fine_tune" and final["weights_used"] == "none"
+    assert final["features_time_s"] == 0.0 and final["test_time_s"] > 0
     assert final["diverged"] is False
     assert 0 <= final["test_bacc"] <= 1 and 0 <= final["test_f1"] <= 1 and final["test_top5"] >= final["test_acc"]
 
@@ -63,7 +64,8 @@ def test_resume_is_exact(demo, tmp_path, config):
     resumed_metrics = []
     resumed = _run(demo, tmp_path, lambda m, s: resumed_metrics.append(m), load_state(tmp_path / "state2.pt"),
                    max_epochs=4, task="type", **config)
-    same = lambda m: {k: v for k, v in m.items() if k not in ("epoch_time_s", "train_images_per_s", "feature_cache")}  # noqa: E731
+    timings = ("epoch_time_s", "train_images_per_s", "feature_cache", "features_time_s", "test_time_s")
+    same = lambda m: {k: v for k, v in m.items() if k not in timings}  # noqa: E731
     assert [same(m) for m in resumed_metrics] == [same(m) for m in metrics[2:]]
     assert same(resumed) == same(whole) and whole["epochs_run"] == 4
 
@@ -78,6 +80,7 @@ def test_a_state_of_another_trial_is_refused(demo, tmp_path):
 def test_feature_cache_miss_hit_and_same_result_as_without(demo, tmp_path):
     runs = [_run(demo, tmp_path, max_epochs=3, task="artist", feature_cache=cache) for cache in (True, True, False)]
     assert [r["feature_cache"] for r in runs] == ["miss", "hit", "off"]
+    assert runs[0]["features_time_s"] > 0 and runs[1]["features_time_s"] == runs[2]["features_time_s"] == 0.0
     for other in runs[1:]:
         assert other["test_acc"] == runs[0]["test_acc"]
         assert other["val_loss"] == pytest.approx(runs[0]["val_loss"], rel=1e-5)

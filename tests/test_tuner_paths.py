@@ -13,7 +13,7 @@ ray = pytest.importorskip("ray")
 from ray import tune  # noqa: E402
 
 from search_spaces.registry import LogUniform, Stage  # noqa: E402
-from study.run.tuner import scheduler_callbacks, search_setup  # noqa: E402
+from study.run.tuner import longest_first, scheduler_callbacks, search_setup  # noqa: E402
 
 MODES = ["off_the_shelf", "fine_tune"]
 
@@ -97,3 +97,30 @@ def test_explicit_cells_run_exactly_as_listed(local_ray, tmp_path):
     ).fit()
     assert sorted(r.metrics["cell"] for r in results) == ["alexnet|63", "resnet50|32", "xception|71"]
     assert all(r.config["task"] == "material" for r in results)
+
+
+def record_mode(config):
+    tune.report({"val_acc": 0.5, "cell": f"{config['mode']}|{config['task']}"})
+
+
+def test_explicit_cells_start_fine_tuned_trials_first(local_ray, tmp_path):
+    """Longest first: the fine-tuned cells' trials are created (and started) before the off-the-shelf ones,
+    each group in its planned order, so short trials fill the slots that free up at the end."""
+    cells = [{"mode": "off_the_shelf", "task": "a"}, {"mode": "fine_tune", "task": "b"},
+             {"mode": "off_the_shelf", "task": "c"}, {"mode": "fine_tune", "task": "d"}]
+    stage = Stage("", {}, {}, cells=cells)
+    param_space, search, scheduler, num_samples = search_setup(None, stage)
+    results = tune.Tuner(
+        record_mode, param_space=param_space,
+        tune_config=tune.TuneConfig(search_alg=search, scheduler=scheduler, num_samples=num_samples,
+                                    max_concurrent_trials=1),
+        run_config=tune.RunConfig(name="order", storage_path=str(tmp_path), verbose=0),
+    ).fit()
+    started = [r.metrics["cell"] for r in sorted(results, key=lambda r: r.metrics["trial_id"])]
+    assert started == ["fine_tune|b", "fine_tune|d", "off_the_shelf|a", "off_the_shelf|c"]
+
+
+def test_a_cell_without_a_mode_has_the_stages():
+    cells = [{"task": "a"}, {"task": "b", "mode": "fine_tune"}]
+    assert longest_first(cells, {"mode": "off_the_shelf"}) == [cells[1], cells[0]]
+    assert longest_first(cells, {"mode": "fine_tune"}) == cells

@@ -41,19 +41,29 @@ def count_passes(configs: list[dict], cache_dir: Path, collection=None) -> dict:
     for config in configs:
         final = run_trial({**config, "cache_dir": str(cache_dir)}, collection=collection)
         naive += final["n_train"] + final["n_val"] + final["n_test"]
-    passes, distinct = 0, 0
+    passes = 0
     for key, ids in written_rows(cache_dir).values():
-        images.setdefault(key["model"], set()).update(ids)
+        # a backbone is a model with its weights: efficientnet_lite0 from ImageNet and from random init
+        # are two, each with its own features (the demo runs both)
+        images.setdefault((key["model"], key["weights"]), set()).update(ids)
         passes += len(ids)
     distinct = sum(len(v) for v in images.values())
-    return {"trials": len(configs), "backbones": sorted(images), "passes": passes, "images": distinct,
+    return {"trials": len(configs), "backbones": backbone_names(images), "n_backbones": len(images), "passes": passes, "images": distinct,
             "naive_passes": naive}
+
+
+def backbone_names(backbones) -> list[str]:
+    """'model', or 'model xN' where N weight sets of it ran (each a backbone of its own)."""
+    counts: dict[str, int] = {}
+    for model, _ in backbones:
+        counts[model] = counts.get(model, 0) + 1
+    return [model if n == 1 else f"{model} x{n}" for model, n in sorted(counts.items())]
 
 
 def row_e_from(counted: dict) -> Row:
     return Row("e", "label_pruning off the shelf: backbone passes / (images x backbones)",
                ratio(counted["passes"], counted["images"]), TARGET, at_most=True,
-               detail=f"{counted['trials']} trials, {len(counted['backbones'])} backbone(s) "
+               detail=f"{counted['trials']} trials, {counted.get('n_backbones', len(counted['backbones']))} backbone(s) "
                       f"({', '.join(counted['backbones'])}): {counted['passes']} passes for {counted['images']} "
                       f"image-backbone pairs (one pass per trial would be {counted['naive_passes']})")
 

@@ -32,6 +32,7 @@ from search_spaces.demo_transfer import PACKAGED
 from study.run import experiment as exp
 from study.config import COLLECTIONS, CONFIG_KEYS, ConfigError, coerce_value
 from study.errors import StudyError, exit_on_error
+from study.run.checkpoint_pace import DEFAULT_SHARE
 from study.run.planning import Collections, make_context, missing_imagenet, plan
 from study.run.trackers import MLFLOW_DEFAULT, check_installed
 
@@ -71,6 +72,10 @@ def build_parser() -> Parser:
     p.add_argument("--gpus-per-trial", type=float, default=0.0, metavar="F", help="GPUs a trial gets (default 0); fractions share one")
     p.add_argument("--max-concurrent", type=int, default=0, metavar="N", help="at most N trials at once (default 0: as many "
                    "as the resources allow)")
+    p.add_argument("--checkpoint-share", type=float, default=DEFAULT_SHARE, metavar="F",
+                   help=f"the most of a trial's time its epoch checkpoints may take (default {DEFAULT_SHARE}): on short "
+                   "epochs a trial skips checkpoints until it has trained that long since the last one, and a "
+                   "crash replays the epochs after it; 1 checkpoints every epoch")
     p.add_argument("--sampler", choices=("qmc", "tpe"), help="Optuna spaces (lr_sweep): quasi-random QMC "
                    "(default) or TPE")
     with_source = ", ".join(name for name in list_spaces() if get_space(name).takes_source)
@@ -245,6 +250,7 @@ class Launch:
     cpus: float = 1.0  # per trial
     gpus: float = 0.0  # per trial
     max_concurrent: int = 0  # 0: as many as the resources allow
+    checkpoint_share: float = DEFAULT_SHARE  # study/run/checkpoint_pace.py
     trackers: dict[str, str | None] = field(default_factory=dict)  # --mlflow, --wandb (study/run/trackers.py)
 
 
@@ -293,6 +299,9 @@ def make_launch(args: argparse.Namespace, argv: list[str], space: Space) -> Laun
     name = args.name or exp.default_name(space.name, options["collection"])
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
         raise ConfigError("--cpus-per-trial must be positive and --gpus-per-trial at least 0")
+    if not 0 < args.checkpoint_share <= 1:
+        raise ConfigError(f"--checkpoint-share {args.checkpoint_share}: give a fraction in (0, 1], e.g. 0.02 "
+                          "(1: a checkpoint every epoch)")
     if args.seeds and args.seeds > 1 and space.search == "optuna":
         grids = [s for s in list_spaces() if s not in optuna_spaces()]
         raise ConfigError(f"--seeds: {space.name} samples its nuisance values per trial; repeat the winner with "
@@ -308,7 +317,7 @@ def make_launch(args: argparse.Namespace, argv: list[str], space: Space) -> Laun
         argv = recorded.get("argv", argv)
     return Launch(storage=storage, name=name, argv=argv, options=options, resume=args.resume,
                   cpus=args.cpus_per_trial, gpus=args.gpus_per_trial, max_concurrent=args.max_concurrent,
-                  trackers={"mlflow": args.mlflow, "wandb": args.wandb})
+                  checkpoint_share=args.checkpoint_share, trackers={"mlflow": args.mlflow, "wandb": args.wandb})
 
 
 def refuse_existing(stages: list[Stage], launch: Launch) -> None:
@@ -356,7 +365,7 @@ def run_stage(space: Space, stage: Stage, ctx: Context, collections: Collections
     exp.write_study(folder, study)
     results = fit_stage(space, stage, collection, launch.storage, folder, resume=launch.resume,
                         cpus=launch.cpus, gpus=launch.gpus, max_concurrent=launch.max_concurrent,
-                        sampler=ctx.sampler, trackers=launch.trackers)
+                        checkpoint_share=launch.checkpoint_share, sampler=ctx.sampler, trackers=launch.trackers)
     rows = result_rows(results)
     study["finished"] = exp.now()
     study["trials"] = {"planned": stage.num_trials, "reported": len(rows),

@@ -1,10 +1,11 @@
 """The Ray Tune function trainable: `study.trial.run_trial`, reported and checkpointed each epoch.
 
-Each epoch: `tune.report(epoch metrics, checkpoint=<state.pt>)`, where state.pt is the trial's
-whole training state (model or head, optimiser, epoch, early-stopping counters) as
-`study.trial.save_state` writes it. A trial that Ray restarts (its worker died, or
-`python -m study.run --resume`) starts from `tune.get_checkpoint()` and continues with the next
-epoch. At the end one more report holds the test metrics (`final`), with a checkpoint holding
+Each epoch: `tune.report(epoch metrics)`, with `checkpoint=<state.pt>` on the epochs that
+study/run/checkpoint_pace.py picks (every epoch when epochs are long; on short ones, often enough that
+checkpoints take at most 2% of the trial's time), where state.pt is the trial's whole training state
+(model or head, optimiser, epoch, early-stopping counters) as `study.trial.save_state` writes it.
+A trial that Ray restarts (its worker died, or `python -m study.run --resume`) starts from
+`tune.get_checkpoint()` and continues with the epoch after it. At the end one more report holds the test metrics (`final`), with a checkpoint holding
 `model.pt` (the best epoch's model, which `weights=<that folder>` loads and
 `study.trial.models.load_model` returns whole; an off-the-shelf trial's holds its head and names
 its frozen backbone instead of copying it), `final.json`, and the test set's `predictions.csv` and
@@ -19,12 +20,14 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import time
 from pathlib import Path
 
 import pyarrow.fs
 import torch
 from ray import tune
 
+from study.run.checkpoint_pace import DEFAULT_SHARE, CheckpointPace
 from study.trial.predictions import Predictions
 from study.trial.run_trial import load_state, run_trial, save_state
 
@@ -48,8 +51,9 @@ def final_checkpoint(filesystem: pyarrow.fs.FileSystem, trial_path: str) -> str 
     return None
 
 
-def train(config: dict, collection=None, threads: float = 1) -> None:
-    """Run one trial; `threads` is the trial's CPU share (torch would otherwise use every core)."""
+def train(config: dict, collection=None, threads: float = 1, checkpoint_share: float = DEFAULT_SHARE) -> None:
+    """Run one trial; `threads` is the trial's CPU share (torch would otherwise use every core);
+    `checkpoint_share` the most of its time epoch checkpoints may take (1: every epoch)."""
     torch.set_num_threads(max(1, int(round(threads))))
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)  # a line per checkpoint
     state = None
@@ -63,11 +67,18 @@ def train(config: dict, collection=None, threads: float = 1) -> None:
         with checkpoint.as_directory() as folder:
             state = load_state(Path(folder) / STATE_FILE)
 
+    pace = CheckpointPace(checkpoint_share, clock=time.monotonic)
+
     def on_epoch(metrics: dict, epoch_state: dict) -> None:
+        if not pace.due():
+            tune.report(dict(metrics))
+            return
+        started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="artstudy-ckpt-") as folder:
             save_state(epoch_state, Path(folder) / STATE_FILE)
             # report() persists the checkpoint to the trial folder before returning.
             tune.report(dict(metrics), checkpoint=tune.Checkpoint.from_directory(folder))
+        pace.done(started)
 
     best_model: dict = {}
 

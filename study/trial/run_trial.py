@@ -90,6 +90,7 @@ class _Inputs:
     eval_prepare: ToInput | None
     feature_cache: str  # the `feature_cache` value `final` reports
     images: bool
+    features_time_s: float = 0.0  # seconds spent running the frozen backbone over images the cache lacked
 
 
 def _inputs(cfg, model: models.TransferModel, size: int, fingerprint: str, collection: Collection,
@@ -104,13 +105,20 @@ def _inputs(cfg, model: models.TransferModel, size: int, fingerprint: str, colle
     store = FeatureStore(cache_dir, store_key(model=cfg.model, fingerprint=fingerprint, size=size, mean=info.mean,
                                               std=info.std, collection_key=collection.key))
 
+    spent = 0.0
+
     def compute(missing: list[int]) -> np.ndarray:
+        nonlocal spent
+        started = time.perf_counter()
         print(f"computing {cfg.model} features of {len(missing)} images at {size} px -> {store.root}", file=sys.stderr)
         pixels = load_images(collection, frame.iloc[missing], size, cache_dir=cache_dir, lazy=True)
-        return extract(model.backbone, pixels, to_input, device, EVAL_BATCH, desc=f"{cfg.model} features")
+        features = extract(model.backbone, pixels, to_input, device, EVAL_BATCH, desc=f"{cfg.model} features")
+        spent += time.perf_counter() - started
+        return features
 
     features, status = store.get_or_compute(row_keys(frame["image_id"].tolist(), frame["path"].tolist()), compute)
-    return _Inputs(ArrayDataset(torch.from_numpy(features), labels), model.head, None, None, status, images=False)
+    return _Inputs(ArrayDataset(torch.from_numpy(features), labels), model.head, None, None, status, images=False,
+                   features_time_s=spent)
 
 
 @contextlib.contextmanager
@@ -257,8 +265,10 @@ def run_trial(
 
         if stopper.best_state is not None:  # test the best epoch's weights, not the last one's
             trainable.load_state_dict(stopper.best_state)
+        started = time.perf_counter()
         logits, labels = engine.predict(inputs.net, loader("test", batch=EVAL_BATCH), device, inputs.eval_prepare)
         test = engine.classification_metrics(logits, labels, k)
+        test_time_s = time.perf_counter() - started
     if on_predictions is not None:
         on_predictions(_test_predictions(logits, labels, frame, rows["test"], list(task.classes)))
     counts = {split: len(idx) for split, idx in rows.items()}
@@ -268,7 +278,8 @@ def run_trial(
         "n_test": counts["test"], "weights_used": weights_used, **stopper.best_metrics,
         "imagenet_top1": imagenet_top1(cfg.model) if weights_used == "imagenet" else None,
         "epochs_run": epoch, "stopped_early": bool(stopped and epoch < cfg.max_epochs), "diverged": diverged,
-        "feature_cache": inputs.feature_cache, "resolved_config": {**cfg.to_dict(), "image_size": size},
+        "feature_cache": inputs.feature_cache, "features_time_s": inputs.features_time_s, "test_time_s": test_time_s,
+        "resolved_config": {**cfg.to_dict(), "image_size": size},
     }
     if on_end is not None:
         on_end(final, _payload(cfg, model, weights_used, fingerprint, list(task.classes), size))
