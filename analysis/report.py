@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -272,7 +271,7 @@ def write_report(experiment_dir, out=None) -> Path:
 def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
     from analysis.export import save_figure, save_table  # matplotlib, only when writing
     from analysis.html import render_html
-    from analysis.notebook import build_notebook, execute, write_notebook
+    from analysis.notebook import build_notebook, write_notebook
 
     exp = load_experiment(experiment_dir)
     out = Path(out).expanduser().resolve() if out else exp.path / "report"
@@ -283,26 +282,19 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
     spreadsheet.to_csv(exp.history, data / "history.csv", index=False)
 
     blocks = extend_plan(exp, plan(exp, _analysis_command(exp.path, out)))
-    for block in blocks:  # the tables first: the notebook's headings quote their titles
+    for block in blocks:
         if isinstance(block, TableBlock):
             block.table = block.call.run(exp)
             save_table(block.table, out / "tables")
+        elif isinstance(block, FigureBlock):
+            save_figure(block.call.run(exp), out / "figures", block.stem)
 
     space = exp.study.get("space") or "experiment"
     title = exp.name if exp.name == space else f"{space}: {exp.name}"  # the runner names an experiment after its space
-    notebook = build_notebook(blocks, title, exp.study.get("question") or "", exp.path, out)
-    # The notebook runs in its own kernel process while this one draws the figures: on the demo that
-    # takes the report from 17 s to 11 s (the kernel's start and its redraws, about 7 s, run beside it).
-    # The thread only waits on the kernel's sockets.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebook") as pool:
-        ran = pool.submit(execute, notebook, out)
-        for block in blocks:
-            if isinstance(block, FigureBlock):
-                save_figure(block.call.run(exp), out / "figures", block.stem)
-        atomic.write_text(out / "report.md", _markdown(blocks, title))
-        atomic.write_text(out / "report.html", render_html(blocks, title, out))
-        problem = ran.result()
-    write_notebook(notebook, out / "report.ipynb", run=False)
+    atomic.write_text(out / "report.md", _markdown(blocks, title))
+    atomic.write_text(out / "report.html", render_html(blocks, title, out))
+    intro = exp.study.get("question") or ""
+    problem = write_notebook(build_notebook(blocks, title, intro, exp.path, out), out / "report.ipynb")
     if problem:
         exp.warnings.append(problem)
     return out, exp
