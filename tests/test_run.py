@@ -114,6 +114,7 @@ LATE = {
     "gpu": (["--space", "smoke", "--gpus-per-trial", "0.5", "DEMO"], "no GPU is visible"),
     "nothing to resume": (["--space", "smoke", "--resume", "--name", "never"], "nothing to resume"),
     "seeds for optuna": (["--space", "lr_sweep", "--seeds", "3", "DEMO"], "spaces with seeds: cross_collection"),
+    "checkpoint share": (["--space", "smoke", "--checkpoint-share", "0", "DEMO"], "--checkpoint-share 0.0: give a fraction"),
     # a real collection (the demo's files read as the rijksmuseum they imitate) and no ImageNet file cached
     "no weights": (["--space", "smoke", "--set", "model=resnet18", "weights=imagenet", "RIJKS"],
                    "no ImageNet weights for resnet18: put resnet18-"),
