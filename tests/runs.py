@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from study.bench.experiment import last_per_epoch
+
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 6  # long enough that a trial is still running when a fault is injected
 SETS = [f"max_epochs={EPOCHS}", f"patience={EPOCHS}", "batch_size=8"]
@@ -60,19 +62,11 @@ def final(lines: list[dict]) -> dict:
     return finals[0]
 
 
-def last_of_each_epoch(lines: list[dict]) -> list[dict]:
-    """The epoch rows as analysis reads them: a trial restarted from a checkpoint some epochs back
-    (study/run/checkpoint_pace.py skips checkpoints of short epochs) reports those epochs again, and the
-    last report of each counts."""
-    last = {r["epoch"]: r for r in lines if "epoch" in r}
-    return [last[e] for e in sorted(last)]
-
-
 def same_results(lines: list[dict], clean: list[dict]) -> None:
     """Every epoch, with the clean run's validation losses, and the clean run's test metrics."""
     assert epochs(clean) == list(range(1, EPOCHS + 1)), epochs(clean)
-    assert [r["epoch"] for r in last_of_each_epoch(lines)] == epochs(clean), epochs(lines)
-    for got, want in zip(last_of_each_epoch(lines), [r for r in clean if "epoch" in r]):
+    assert [r["epoch"] for r in last_per_epoch(lines)] == epochs(clean), epochs(lines)
+    for got, want in zip(last_per_epoch(lines), [r for r in clean if "epoch" in r]):
         assert abs(got["val_loss"] - want["val_loss"]) <= 1e-6 * max(1.0, abs(want["val_loss"])), (got, want)
     for key in ("best_epoch", "test_acc", "test_bacc", "test_f1", "val_loss"):
         assert abs(final(lines)[key] - final(clean)[key]) <= 1e-6, (key, final(lines)[key], final(clean)[key])

@@ -97,15 +97,17 @@ def row_g_from(sizes: dict[str, int], models: list[Path]) -> Row:
                condition=not problem, detail=f"MB by kind: {parts}; {check}")
 
 
-def _last_per_epoch(rows: list[dict]) -> list[dict]:
-    """A trial's epoch rows, the last report of each epoch (a restarted trial reports some again)."""
-    return list({r["epoch"]: r for r in rows if "epoch" in r and "test_acc" not in r}.values())
+def last_per_epoch(rows: list[dict]) -> list[dict]:
+    """A trial's epoch rows as analysis reads them, in epoch order: a trial restarted from a checkpoint
+    some epochs back (study/run/checkpoint_pace.py) reports those epochs again, and the last report counts."""
+    last = {r["epoch"]: r for r in rows if "epoch" in r and "test_acc" not in r}
+    return [last[epoch] for epoch in sorted(last)]
 
 
 def row_h_from(trials: list[list[dict]], wall_s: float, slots: int) -> Row:
     """Overhead, split into what trials spend outside their own work (start-up, checkpoints, reports,
     waiting) and what no trial spends (Ray's start, scheduling, the report, the idle tail)."""
-    epochs = sum(r.get("epoch_time_s", 0.0) for rows in trials for r in _last_per_epoch(rows))
+    epochs = sum(r.get("epoch_time_s", 0.0) for rows in trials for r in last_per_epoch(rows))
     finals = [r for rows in trials for r in rows if "test_acc" in r]
     features = sum(r.get("features_time_s") or 0.0 for r in finals)
     test = sum(r.get("test_time_s") or 0.0 for r in finals)

@@ -125,8 +125,8 @@ def under_tune(config: dict, collection, threads: int, storage: Path) -> tuple[l
 def row_b(quick: bool = False, model: str = "resnet18", size: int = 64, threads: int | None = None,
           workdir: Path | None = None) -> Row:
     threads = threads or torch.get_num_threads()
-    # full: epochs of ~6 s, nearer a real collection's; 5, so that epochs 2-5 hold as many checkpoints as the
-    # pace writes in the long run (one epoch in two at this epoch length: see the detail)
+    # full: epochs of ~6 s, nearer a real collection's; 5, so that the epochs counted (2-5) include one the
+    # checkpoint pace writes (at this epoch length about one in three: the detail lists them)
     images, epochs = (300, 3) if quick else (1200, 5)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         config, collection = _demo_trial(Path(tmp), images, model, size, epochs, 32)

@@ -170,7 +170,7 @@ def row_f(quick: bool = False, workdir: Path | None = None) -> Row:
         for n in counts:
             root = write_records(tmp / f"records{n}", n)
             metadata.append(probe("metadata", root, tmp / "cache"))
-    return row_f_from(trials[0], trials[1], TRIAL["image_size"], metadata, (default[0], default[1]))
+    return row_f_from(trials[0], trials[1], TRIAL["image_size"], metadata, tuple(default))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ per trial, is printed beside it.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from study.bench.rows import Row, ratio
@@ -48,22 +49,20 @@ def count_passes(configs: list[dict], cache_dir: Path, collection=None) -> dict:
         images.setdefault((key["model"], key["weights"]), set()).update(ids)
         passes += len(ids)
     distinct = sum(len(v) for v in images.values())
-    return {"trials": len(configs), "backbones": backbone_names(images), "n_backbones": len(images), "passes": passes, "images": distinct,
-            "naive_passes": naive}
+    return {"trials": len(configs), "backbones": backbone_names(images), "n_backbones": len(images),
+            "passes": passes, "images": distinct, "naive_passes": naive}
 
 
 def backbone_names(backbones) -> list[str]:
     """'model', or 'model xN' where N weight sets of it ran (each a backbone of its own)."""
-    counts: dict[str, int] = {}
-    for model, _ in backbones:
-        counts[model] = counts.get(model, 0) + 1
+    counts = Counter(model for model, _ in backbones)
     return [model if n == 1 else f"{model} x{n}" for model, n in sorted(counts.items())]
 
 
 def row_e_from(counted: dict) -> Row:
     return Row("e", "label_pruning off the shelf: backbone passes / (images x backbones)",
                ratio(counted["passes"], counted["images"]), TARGET, at_most=True,
-               detail=f"{counted['trials']} trials, {counted.get('n_backbones', len(counted['backbones']))} backbone(s) "
+               detail=f"{counted['trials']} trials, {counted['n_backbones']} backbone(s) "
                       f"({', '.join(counted['backbones'])}): {counted['passes']} passes for {counted['images']} "
                       f"image-backbone pairs (one pass per trial would be {counted['naive_passes']})")
 

@@ -26,10 +26,16 @@ from collections.abc import Callable
 DEFAULT_SHARE = 0.02
 
 
+def check_share(share: float) -> None:
+    """ValueError unless 0 < share <= 1 (NaN included): the runner checks --checkpoint-share with it
+    before Ray starts, each trial's pace again."""
+    if not 0 < share <= 1:
+        raise ValueError("give a fraction in (0, 1], e.g. 0.02 (1: a checkpoint every epoch)")
+
+
 class CheckpointPace:
     def __init__(self, share: float = DEFAULT_SHARE, clock: Callable[[], float] = time.monotonic) -> None:
-        if not 0 < share <= 1:
-            raise ValueError(f"checkpoint share={share!r}; give a fraction in (0, 1], e.g. 0.02 (1: every epoch)")
+        check_share(share)
         self.share, self.clock = share, clock
         self.cost: float | None = None  # seconds the last checkpoint took (save, persist, report)
         self.since = clock()  # when the last checkpoint was done (or the trial started)

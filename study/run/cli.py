@@ -32,7 +32,7 @@ from search_spaces.demo_transfer import PACKAGED
 from study.run import experiment as exp
 from study.config import COLLECTIONS, CONFIG_KEYS, ConfigError, coerce_value
 from study.errors import StudyError, exit_on_error
-from study.run.checkpoint_pace import DEFAULT_SHARE
+from study.run.checkpoint_pace import DEFAULT_SHARE, check_share
 from study.run.planning import Collections, make_context, missing_imagenet, plan
 from study.run.trackers import MLFLOW_DEFAULT, check_installed
 
@@ -299,9 +299,10 @@ def make_launch(args: argparse.Namespace, argv: list[str], space: Space) -> Laun
     name = args.name or exp.default_name(space.name, options["collection"])
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
         raise ConfigError("--cpus-per-trial must be positive and --gpus-per-trial at least 0")
-    if not 0 < args.checkpoint_share <= 1:
-        raise ConfigError(f"--checkpoint-share {args.checkpoint_share}: give a fraction in (0, 1], e.g. 0.02 "
-                          "(1: a checkpoint every epoch)")
+    try:
+        check_share(args.checkpoint_share)
+    except ValueError as err:
+        raise ConfigError(f"--checkpoint-share {args.checkpoint_share}: {err}") from None
     if args.seeds and args.seeds > 1 and space.search == "optuna":
         grids = [s for s in list_spaces() if s not in optuna_spaces()]
         raise ConfigError(f"--seeds: {space.name} samples its nuisance values per trial; repeat the winner with "

@@ -1,11 +1,12 @@
-"""The Ray Tune function trainable: `study.trial.run_trial`, reported and checkpointed each epoch.
+"""The Ray Tune function trainable: `study.trial.run_trial`, reported each epoch, checkpointed at a pace.
 
 Each epoch: `tune.report(epoch metrics)`, with `checkpoint=<state.pt>` on the epochs that
 study/run/checkpoint_pace.py picks (every epoch when epochs are long; on short ones, often enough that
 checkpoints take at most 2% of the trial's time), where state.pt is the trial's whole training state
 (model or head, optimiser, epoch, early-stopping counters) as `study.trial.save_state` writes it.
 A trial that Ray restarts (its worker died, or `python -m study.run --resume`) starts from
-`tune.get_checkpoint()` and continues with the epoch after it. At the end one more report holds the test metrics (`final`), with a checkpoint holding
+`tune.get_checkpoint()` and continues with the epoch after it. At the end one more report holds
+the test metrics (`final`), with a checkpoint holding
 `model.pt` (the best epoch's model, which `weights=<that folder>` loads and
 `study.trial.models.load_model` returns whole; an off-the-shelf trial's holds its head and names
 its frozen backbone instead of copying it), `final.json`, and the test set's `predictions.csv` and
