@@ -30,6 +30,8 @@ import pandas as pd
 
 from analysis.errors import AnalysisError, AnalysisWarning
 from analysis.roles import DEFAULTS, Roles, direction, resolve_roles, selection_metric
+from study.contract import (BEST_EPOCH_METRICS, EPOCH_METRICS, PARAMS_FILE, PROGRESS_FILE, RESULT_FILE, STUDY_FILE,
+                            StudyRecord, StudyRecordError)
 
 STATUSES = ("finished", "stopped", "errored", "unfinished", "pending")
 # Keys Ray adds to every reported row; everything else in a row is ours.
@@ -41,8 +43,8 @@ RAY_KEYS = frozenset({
 })
 # Final-report keys that share a name with a config key; kept as `final_<key>` so the config column keeps its meaning.
 FINAL_ONLY = frozenset({"feature_cache"})
-EPOCH_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "val_bacc", "epoch_time_s",
-                 "train_images_per_s")
+# The best epoch's metrics a trial row carries (its epoch number is best_epoch).
+BEST_ROW_METRICS = tuple(k for k in EPOCH_METRICS if k != "epoch")
 
 
 @dataclass
@@ -50,7 +52,7 @@ class Experiment:
     """Everything analysis knows about one experiment folder."""
 
     path: Path
-    study: dict  # study.json, {} when missing
+    study: dict  # study.json read through StudyRecord (its fields that are present); {} when missing
     trials: pd.DataFrame  # one row per trial
     history: pd.DataFrame  # one row per trial and epoch, with the trial's config and status
     config_keys: list[str]  # the columns of `trials` that are config keys
@@ -119,7 +121,7 @@ def _trainable_name(folder: str) -> str:
 
 
 def _is_trial_dir(path: Path) -> bool:
-    return path.is_dir() and any((path / name).exists() for name in ("params.json", "result.json", "progress.csv"))
+    return path.is_dir() and any((path / name).exists() for name in (PARAMS_FILE, RESULT_FILE, PROGRESS_FILE))
 
 
 def _trial_dirs(root: Path) -> list[Path]:
@@ -132,10 +134,10 @@ def _check_experiment(root: Path) -> None:
                             "that `python -m study.run` printed")
     if not root.is_dir():
         raise AnalysisError(f"{root} is a file; give the experiment folder <storage>/<name>")
-    if _trial_dirs(root) or (root / "study.json").exists() or list(root.glob("experiment_state*.json")):
+    if _trial_dirs(root) or (root / STUDY_FILE).exists() or list(root.glob("experiment_state*.json")):
         return
     inside = sorted(p.name for p in root.iterdir() if p.is_dir()
-                    and ((p / "study.json").exists() or _trial_dirs(p) or list(p.glob("experiment_state*.json"))))
+                    and ((p / STUDY_FILE).exists() or _trial_dirs(p) or list(p.glob("experiment_state*.json"))))
     if inside:
         raise AnalysisError(f"{root} holds experiments, it is not one: give one of "
                             + ", ".join(str(root / name) for name in inside))
@@ -169,23 +171,23 @@ def _experiment_state(root: Path, problems: list[str]) -> dict[str, dict]:
 def _read_trial(folder: Path, state: dict | None, problems: list[str]) -> tuple[dict, list[dict], dict | None]:
     """(config, epoch rows, final row) of one trial folder."""
     rows: list[dict] = []
-    result = folder / "result.json"
+    result = folder / RESULT_FILE
     if result.exists():
         rows, bad = read_json_lines(result)
         if bad:
             problems.append(f"trial {folder.name}: {bad} line(s) of result.json could not be read (cut off "
                             f"mid-write?); kept the {len(rows)} complete line(s)")
-    elif (folder / "progress.csv").exists():
+    elif (folder / PROGRESS_FILE).exists():
         try:
-            progress = pd.read_csv(folder / "progress.csv")
+            progress = pd.read_csv(folder / PROGRESS_FILE)
             rows = [{k: v for k, v in r.items() if pd.notna(v)} for r in progress.to_dict("records")]
             problems.append(f"trial {folder.name}: no result.json; read progress.csv, which lacks keys first "
                             "reported after the first epoch (test metrics may be missing)")
         except (ValueError, OSError) as exc:
             problems.append(f"trial {folder.name}: progress.csv unreadable ({exc.__class__.__name__}); skipped")
     config = None
-    if (folder / "params.json").exists():
-        config = _read_json(folder / "params.json", problems)
+    if (folder / PARAMS_FILE).exists():
+        config = _read_json(folder / PARAMS_FILE, problems)
     if config is None:
         config = next((r["config"] for r in rows if isinstance(r.get("config"), dict)), None)
     if config is None and state and isinstance(state.get("config"), dict):
@@ -234,12 +236,18 @@ def _best_epoch(history: pd.DataFrame, monitor: str) -> int | None:
 
 
 def load_study(path) -> dict:
-    """study.json as a dict ({} when it is missing or unreadable)."""
-    file = Path(path) / "study.json"
-    if not file.exists():
+    """study.json's fields as a dict ({} when it is missing or unreadable)."""
+    file = Path(path) / STUDY_FILE
+    return _read_study(file, []) if file.exists() else {}
+
+
+def _read_study(file: Path, problems: list[str]) -> dict:
+    """study.json through its record (study/contract.py): the fields present, each of its declared type."""
+    try:
+        return StudyRecord.from_json(file.read_text(encoding="utf-8", errors="replace")).to_dict()
+    except (OSError, StudyRecordError) as exc:
+        problems.append(f"{file.parent.name}/{file.name} could not be read ({exc}); skipped")
         return {}
-    problems: list[str] = []
-    return _read_json(file, problems) or {}
 
 
 def load_experiment(path) -> Experiment:
@@ -294,8 +302,8 @@ def load_experiment(path) -> Experiment:
 
 
 def _study(root: Path, problems: list[str]) -> dict:
-    if (root / "study.json").exists():
-        return _read_json(root / "study.json", problems) or {}
+    if (root / STUDY_FILE).exists():
+        return _read_study(root / STUDY_FILE, problems)
     problems.append("study.json is missing (not written by `python -m study.run`?): the question, the "
                     "command and the collection summary are unknown, and hyperparameter roles are guessed "
                     "from what varies")
@@ -343,12 +351,12 @@ def _best_epoch_metrics(hist: pd.DataFrame, final: dict | None, monitor: str, tr
     reported_best = final.get("best_epoch") if final else None
     if best is not None:
         row["best_epoch"] = int(hist.loc[best, "epoch"])
-        for key in EPOCH_METRICS:
+        for key in BEST_ROW_METRICS:
             if key in hist.columns:
                 row[key] = hist.loc[best, key]
     elif final:  # no epoch lines (progress only, or a trial that reports only at the end)
         row["best_epoch"] = reported_best
-        row.update({k: final[k] for k in ("val_loss", "val_acc", "val_bacc") if k in final})
+        row.update({k: final[k] for k in BEST_EPOCH_METRICS if k in final})
     if final and best is not None and reported_best is not None and int(reported_best) != row["best_epoch"]:
         problems.append(f"trial {trial}: best epoch by {monitor} in result.json is "
                         f"{row['best_epoch']}, the trial reported {reported_best}; the tables use the "
@@ -360,7 +368,7 @@ def _final_metrics(final: dict, config: dict) -> dict:
     """The final report's scalars: test metrics as they are, names a config key also has prefixed final_."""
     row = {}
     for key, value in final.items():
-        if key in RAY_KEYS or isinstance(value, (dict, list)) or key in ("val_loss", "val_acc", "val_bacc"):
+        if key in RAY_KEYS or isinstance(value, (dict, list)) or key in BEST_EPOCH_METRICS:
             continue
         if key == "best_epoch":
             row["reported_best_epoch"] = value
@@ -406,7 +414,7 @@ def _mixing_problems(param_keys: dict[tuple, list[str]], any_trials: bool) -> li
 
 def _history(frames: list, config_keys: list[str]) -> pd.DataFrame:
     if not frames:
-        return pd.DataFrame(columns=["trial_id", "epoch", *EPOCH_METRICS, "status", *config_keys])
+        return pd.DataFrame(columns=["trial_id", *EPOCH_METRICS, "status", *config_keys])
     parts = []
     for hist, config, status in frames:
         extra = {k: config.get(k) for k in config_keys if k not in hist.columns}

@@ -19,17 +19,7 @@ import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.roles import REPLICATE_KEYS, optimise_away, varied_keys
-
-PREDICTIONS_FILE = "predictions.csv"  # names shared with study/trial/predictions.py (a test checks they agree)
-CLASSES_FILE = "classes.csv"
-FINAL_FILE = "final.json"
-
-
-def final_checkpoint(trial_dir: Path) -> Path | None:
-    """The trial's newest checkpoint folder holding final.json, or None (not finished)."""
-    found = sorted((p for p in Path(trial_dir).glob("checkpoint_*") if (p / FINAL_FILE).exists()), reverse=True)
-    return found[0] if found else None
-
+from study.contract import CLASSES_FILE, PREDICTIONS_FILE, final_checkpoint
 
 def has_predictions(trial_dir: Path) -> bool:
     folder = final_checkpoint(trial_dir)

@@ -25,6 +25,7 @@ from analysis.report_predictions import extend_plan
 from analysis.roles import REPLICATE_KEYS, varied_keys
 from analysis.tables import fmt_value
 from study import atomic, spreadsheet  # pure Python: no torch, no Ray
+from study.contract import REPORT_DIR
 
 OUTPUTS = """\
 writes into the report folder (default EXPERIMENT_DIR/report/):
@@ -255,7 +256,7 @@ def _markdown(blocks: list, title: str) -> str:
 
 def _analysis_command(root: Path, out: Path) -> str:
     args = ["python", "-m", "analysis.report", str(root)]
-    if out != root / "report":
+    if out != root / REPORT_DIR:
         args += ["--out", str(out)]
     return shlex.join(args)
 
@@ -274,7 +275,7 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
     from analysis.notebook import build_notebook, write_notebook
 
     exp = load_experiment(experiment_dir)
-    out = Path(out).expanduser().resolve() if out else exp.path / "report"
+    out = Path(out).expanduser().resolve() if out else exp.path / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
     data.mkdir(exist_ok=True)

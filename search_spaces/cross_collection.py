@@ -14,6 +14,7 @@ from pathlib import Path
 
 from search_spaces.registry import MODES, PAPER_MODELS, Context, Space, Stage, base_config, register_space
 from study.config import DEMO_BUDGET, PAPER_RECIPE
+from study.contract import MODEL_FILE
 from study.errors import StudyError
 
 SOURCE = "source"  # the weights value stage 2 replaces with the source trial's model.pt, per model
@@ -67,7 +68,7 @@ def fill_source_weights(stage: Stage, source_rows: list[dict], metric: str, mode
             if cell["model"] not in best:
                 raise StudyError(f"the source stage has no finished {cell['model']} trial; add --resume to retry it")
             folder = str(best[cell["model"]]["checkpoint"])  # a local folder or a URI (s3://...)
-            cell["weights"] = f"{folder.rstrip('/')}/model.pt" if "://" in folder else str(Path(folder, "model.pt"))
+            cell["weights"] = f"{folder.rstrip('/')}/{MODEL_FILE}" if "://" in folder else str(Path(folder, MODEL_FILE))
 
 
 SPACE = register_space(

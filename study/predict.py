@@ -21,14 +21,15 @@ import pandas as pd
 import torch
 
 from analysis import AnalysisError, load_experiment
-from analysis.predictions import best_trials, cell_keys, cell_name, final_checkpoint
+from analysis.predictions import best_trials, cell_keys, cell_name
 from study import spreadsheet
+from study.contract import MODEL_FILE, final_checkpoint
 from study.data.decode import decode_resized
 from study.errors import StudyError, exit_on_error
 from study.trial import engine, models
 from study.trial.predictions import top_k
 from study.trial.transforms import ToInput
-from study.trial.weights import CHECKPOINT_FILE, load_file
+from study.trial.weights import load_file
 
 BATCH = 32
 
@@ -77,8 +78,8 @@ def choose_trial(experiment_dir: str | Path, cell: dict[str, str]) -> tuple[Path
 def load_model(checkpoint: Path) -> tuple[models.TransferModel, dict]:
     """The trial's whole model (an off-the-shelf model.pt names its frozen backbone: models.load_model
     rebuilds it) and the file's metadata (classes, input size), read with weights_only loading."""
-    payload = load_file(checkpoint / CHECKPOINT_FILE)
-    return models.load_model(checkpoint / CHECKPOINT_FILE).eval(), payload
+    payload = load_file(checkpoint / MODEL_FILE)
+    return models.load_model(checkpoint / MODEL_FILE).eval(), payload
 
 
 def read_images(paths: list[str], size: int) -> tuple[list[str], torch.Tensor]:

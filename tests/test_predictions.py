@@ -8,13 +8,11 @@ import pandas as pd
 import pytest
 
 from analysis import load_experiment
-from analysis import predictions as analysis_predictions
 from analysis.per_class import confused_pairs, per_class_accuracy
 from analysis.predictions import best_trials, read_predictions
 from analysis.report import write_report
 from analysis.significance import compare, mode_comparisons, paper_table_marked
 from study import predict
-from study.trial import predictions as trial_predictions
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +22,6 @@ def exp(real_experiment):
 
 def _saved(exp):
     return {row.trial: read_predictions(exp.path / row.trial) for row in exp.trials.itertuples()}
-
-
-def test_file_names_agree_between_the_writer_and_the_reader():
-    assert trial_predictions.PREDICTIONS_FILE == analysis_predictions.PREDICTIONS_FILE
-    assert trial_predictions.CLASSES_FILE == analysis_predictions.CLASSES_FILE
 
 
 def test_every_trial_keeps_one_prediction_per_test_image(exp):

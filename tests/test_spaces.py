@@ -288,7 +288,7 @@ def test_the_label_ladder_and_study_json_use_the_runs_split(demo_root):
     options, ctx, (stage,), collections = _planned("grid_paper", demo_root, *argv[2:])
     study = study_record(get_space("grid_paper"), stage, ctx, options, argv, collections.get("demo", str(demo_root)),
                          "/tmp/unused", "x")
-    recorded = study["collection"]["tasks"]["artist"]
+    recorded = study.collection["tasks"]["artist"]
     expected = summarize(demo, "artist", split=(0.1, 0.45, 0.45), split_seed=3)["tasks"]["artist"]
     assert {k: recorded[k] for k in ("classes", "train", "val", "test")} == \
         {k: expected[k] for k in ("classes", "train", "val", "test")}

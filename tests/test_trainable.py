@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from study.contract import FINAL_FILE, MODEL_FILE, STATE_FILE, final_checkpoint
 from study.run import trainable
 from study.trial.run_trial import load_state
 
@@ -75,13 +76,13 @@ def test_reports_every_epoch_with_its_state_then_the_final_metrics(monkeypatch, 
     assert {"train_loss", "train_acc", "val_loss", "val_acc", "val_bacc", "epoch_time_s",
             "train_images_per_s"} <= set(epochs[0])
     for metrics, folder in fake.reports[:-1]:
-        assert load_state(folder / trainable.STATE_FILE)["epoch"] == metrics["epoch"]
+        assert load_state(folder / STATE_FILE)["epoch"] == metrics["epoch"]
     final, folder = fake.reports[-1]
     assert "epoch" not in final and {"test_acc", "best_epoch", "weights_used", "resolved_config"} <= set(final)
     assert 0.0 <= final["test_acc"] <= 1.0
-    payload = torch.load(folder / trainable.MODEL_FILE, weights_only=True)
+    payload = torch.load(folder / MODEL_FILE, weights_only=True)
     assert payload["model"] == "tiny_cnn" and payload["num_classes"] == final["num_classes"]
-    assert json.loads((folder / trainable.FINAL_FILE).read_text())["test_acc"] == final["test_acc"]
+    assert json.loads((folder / FINAL_FILE).read_text())["test_acc"] == final["test_acc"]
     assert torch.get_num_threads() == 1
 
 
@@ -139,12 +140,13 @@ def test_a_finished_trial_restored_from_an_epoch_checkpoint_reports_nothing(monk
     fake = FakeTune(tmp_path / "done")
     run(monkeypatch, fake, collection)
     last_epoch = fake.reports[-2][1]
-    assert (last_epoch / trainable.STATE_FILE).is_file()
+    assert (last_epoch / STATE_FILE).is_file()
     restored = FakeTune(tmp_path / "restored", start_from=last_epoch)
     run(monkeypatch, restored, collection)
     assert restored.reports == []
-    assert trainable.final_checkpoint(trainable.pyarrow.fs.LocalFileSystem(), str(tmp_path / "done")) == str(
-        fake.reports[-1][1])
+    on_arrow = trainable.ArrowFiles(trainable.pyarrow.fs.LocalFileSystem())
+    assert final_checkpoint(str(tmp_path / "done"), on_arrow) == str(fake.reports[-1][1])
+    assert final_checkpoint(tmp_path / "done") == fake.reports[-1][1]  # the local reading agrees
 
 
 def test_the_demo_fallback_is_not_announced_by_every_trial(monkeypatch, tmp_path, collection, capsys):

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from study.bench.rows import Row, ratio
+from study.contract import CHECKPOINT_PREFIX, MODEL_FILE, PARAMS_FILE, REPORT_DIR, RESULT_FILE, STATE_FILE
 
 MAIN_JOB = ("--space", "grid_paper")  # the README's first command
 # quick: the smoke space's two trials (one per mode) on a real backbone, so that epochs cost something
@@ -49,11 +50,11 @@ def run_job(args: tuple[str, ...], storage: Path, cache: Path) -> tuple[Path, fl
 
 def folder_bytes(folder: Path) -> dict[str, int]:
     """Bytes under `folder`, by kind: model.pt files, epoch states, the report, everything else."""
-    sizes = {"model.pt": 0, "state.pt": 0, "report": 0, "other": 0}
+    sizes = {MODEL_FILE: 0, STATE_FILE: 0, REPORT_DIR: 0, "other": 0}
     for path in folder.rglob("*"):
         if not path.is_file():
             continue
-        kind = path.name if path.name in sizes else "report" if "report" in path.relative_to(folder).parts else "other"
+        kind = path.name if path.name in sizes else REPORT_DIR if REPORT_DIR in path.relative_to(folder).parts else "other"
         sizes[kind] += path.stat().st_size
     return sizes
 
@@ -61,16 +62,16 @@ def folder_bytes(folder: Path) -> dict[str, int]:
 def trial_rows(folder: Path) -> list[list[dict]]:
     """Each trial's result.json rows."""
     trials = []
-    for result in sorted(folder.glob("*/result.json")):
+    for result in sorted(folder.glob(f"*/{RESULT_FILE}")):
         trials.append([json.loads(line) for line in result.read_text().splitlines() if line.strip()])
     return trials
 
 
 def off_the_shelf_models(folder: Path) -> list[Path]:
     found = []
-    for params in sorted(folder.glob("*/params.json")):
+    for params in sorted(folder.glob(f"*/{PARAMS_FILE}")):
         if json.loads(params.read_text()).get("mode") == "off_the_shelf":
-            found += sorted(params.parent.glob("checkpoint_*/model.pt"))
+            found += sorted(params.parent.glob(f"{CHECKPOINT_PREFIX}*/{MODEL_FILE}"))
     return found
 
 

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from study.bench.rows import Row, ratio
 from study.config import resolve_config
+from study.contract import RESULT_FILE
 from study.data import load_images, prepare_task, read_collection, write_demo
 from study.data.images import CachedRows
 from study.trial import engine, models
@@ -114,7 +115,7 @@ def under_tune(config: dict, collection, threads: int, storage: Path) -> tuple[l
             ray.shutdown()
     if result.error is not None:
         raise RuntimeError(f"the Tune trial failed: {result.error}")
-    epochs = [json.loads(line) for line in (Path(result.path) / "result.json").read_text().splitlines()]
+    epochs = [json.loads(line) for line in (Path(result.path) / RESULT_FILE).read_text().splitlines()]
     n_train = next(r["n_train"] for r in epochs if "n_train" in r)
     rows = [r for r in epochs if "epoch" in r and "test_acc" not in r]
     checkpointed = [r["epoch"] for r in rows if r.get("checkpoint_dir_name")]

@@ -22,7 +22,6 @@ import os
 import sys
 import textwrap
 import traceback
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,12 @@ from search_spaces import Context, Space, Stage, get_space, list_spaces
 from search_spaces.demo_transfer import PACKAGED
 from study.run import experiment as exp
 from study.config import COLLECTIONS, CONFIG_KEYS, ConfigError, coerce_value
+from study.contract import DEFAULT_STORAGE, MODEL_FILE, STUDY_FILE, StudyRecord
 from study.errors import StudyError, exit_on_error
 from study.run.checkpoint_pace import DEFAULT_SHARE, check_share
 from study.run.planning import Collections, make_context, missing_imagenet, plan
 from study.run.trackers import MLFLOW_DEFAULT, check_installed
 
-DEFAULT_STORAGE = "artstudy-results"
 EXPERIMENT_OPTIONS = ("data", "collection", "set", "seeds", "sampler", "source_data", "source_collection",
                       "source_task")  # what defines an experiment; --resume reads them from study.json
 
@@ -310,12 +309,12 @@ def make_launch(args: argparse.Namespace, argv: list[str], space: Space) -> Laun
     if args.resume:
         recorded = find_study(storage, name, space.stage_names)
         if recorded is None:
-            raise exp.ExperimentError(f"nothing to resume: no {exp.STUDY_FILE} in {exp.join(storage, name)}; "
+            raise exp.ExperimentError(f"nothing to resume: no {STUDY_FILE} in {exp.join(storage, name)}; "
                                       "give the --storage and --name the experiment was started with")
-        if recorded.get("space") != space.name:
-            raise exp.ExperimentError(f"{name} is a {recorded.get('space')} experiment, not {space.name}")
-        options = check_resume_options(recorded["options"], options, given_options(args))
-        argv = recorded.get("argv", argv)
+        if recorded.space != space.name:
+            raise exp.ExperimentError(f"{name} is a {recorded.space} experiment, not {space.name}")
+        options = check_resume_options(recorded.options or {}, options, given_options(args))
+        argv = recorded.argv or argv
     return Launch(storage=storage, name=name, argv=argv, options=options, resume=args.resume,
                   cpus=args.cpus_per_trial, gpus=args.gpus_per_trial, max_concurrent=args.max_concurrent,
                   checkpoint_share=args.checkpoint_share, trackers={"mlflow": args.mlflow, "wandb": args.wandb})
@@ -352,35 +351,28 @@ def run_stages(space: Space, stages: list[Stage], ctx: Context, collections: Col
 
 
 def run_stage(space: Space, stage: Stage, ctx: Context, collections: Collections,
-              launch: Launch) -> tuple[dict, list[dict]]:
+              launch: Launch) -> tuple[StudyRecord, list[dict]]:
     """One stage: study.json, the Tune experiment, study.json again with the counts; its result rows."""
     from study.run.tuner import fit_stage, prune_finished, result_rows
 
     folder = exp.stage_dir(launch.storage, launch.name, stage.name)
     collection = collections.get(stage.base["collection"], stage.base["data_root"])
     study = exp.study_record(space, stage, ctx, launch.options, launch.argv, collection, launch.storage,
-                             launch.name)
-    if launch.resume and (old := exp.read_study(folder)):
-        study["created"] = old.get("created", study["created"])
-        study["resumed"] = old.get("resumed", []) + [exp.now()]
+                             launch.name, previous=exp.read_study(folder) if launch.resume else None)
     exp.write_study(folder, study)
     results = fit_stage(space, stage, collection, launch.storage, folder, resume=launch.resume,
                         cpus=launch.cpus, gpus=launch.gpus, max_concurrent=launch.max_concurrent,
                         checkpoint_share=launch.checkpoint_share, sampler=ctx.sampler, trackers=launch.trackers)
     rows = result_rows(results)
-    study["finished"] = exp.now()
-    study["trials"] = {"planned": stage.num_trials, "reported": len(rows),
-                       "final": sum("test_acc" in r for r in rows), "errored": len(results.errors),
-                       # how many trials started from which weights (a demo may lack an ImageNet file)
-                       "weights_used": dict(Counter(str(r["weights_used"]) for r in rows if r.get("weights_used")))}
+    study = exp.finished(study, stage.num_trials, rows, len(results.errors))
     exp.write_study(folder, study)  # saved before anything is shown
     freed = prune_finished(results)
     if freed:
-        print(f"freed {freed / 2**30:.1f} GiB: the last epoch checkpoints of finished trials (their model.pt stays)")
+        print(f"freed {freed / 2**30:.1f} GiB: the last epoch checkpoints of finished trials (their {MODEL_FILE} stays)")
     return study, rows
 
 
-def find_study(storage: str, name: str, stages: list[str]) -> dict | None:
+def find_study(storage: str, name: str, stages: list[str]) -> StudyRecord | None:
     for stage in stages:
         study = exp.read_study(exp.stage_dir(storage, name, stage))
         if study is not None:
@@ -397,7 +389,7 @@ def check_resume_options(recorded: dict, given: dict, explicit: set[str]) -> dic
     return {**given, **recorded}
 
 
-def summarize_stage(space: Space, stage: Stage, study: dict, rows: list[dict], folder: str, argv) -> int:
+def summarize_stage(space: Space, stage: Stage, study: StudyRecord, rows: list[dict], folder: str, argv) -> int:
     print(f"\nresults: {folder}")
     print(f"best of each scientific cell ({space.metric}, {space.mode}; mean over seeds; test metrics of that setting):")
     print(exp.best_of_each_cell(folder))
@@ -405,7 +397,7 @@ def summarize_stage(space: Space, stage: Stage, study: dict, rows: list[dict], f
     if used:
         print(f"weights used: {'; '.join(used)}")
     code = 0
-    counts = study["trials"]
+    counts = study.trials
     unfinished = counts["planned"] - counts["final"]
     if counts["errored"] or (unfinished and stage.scheduler == "fifo"):
         print(f"{counts['errored']} trial(s) errored, {unfinished} without test metrics; continue with: "

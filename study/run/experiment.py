@@ -8,11 +8,12 @@ the collection summary. Nothing here imports Ray or torch.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib.metadata
-import json
 import platform
 import shlex
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +22,12 @@ import pandas as pd
 from analysis.roles import LIKELY_SCIENTIFIC, varied_within_cells
 from study import atomic
 from study.config import TrialConfig, parse_split
+from study.contract import MODEL_FILE, STUDY_FILE, StudyRecord
 from study.errors import StudyError
 
 if TYPE_CHECKING:
     from search_spaces import Context, Space, Stage
 
-STUDY_FILE = "study.json"
 STAGE_SUFFIX = "-"  # stage "source" of experiment X lives in X-source
 
 
@@ -73,13 +74,13 @@ def write_text(path: str, text: str) -> None:
     atomic.write_text(p, text)  # never a half-written study.json, even if the run is killed here
 
 
-def read_study(folder: str) -> dict | None:
+def read_study(folder: str) -> StudyRecord | None:
     text = read_text(join(folder, STUDY_FILE))
-    return json.loads(text) if text else None
+    return StudyRecord.from_json(text) if text else None
 
 
-def write_study(folder: str, study: dict) -> None:
-    write_text(join(folder, STUDY_FILE), json.dumps(study, indent=1, default=str) + "\n")
+def write_study(folder: str, study: StudyRecord) -> None:
+    write_text(join(folder, STUDY_FILE), study.to_json())
 
 
 def versions() -> dict[str, str]:
@@ -124,8 +125,9 @@ def planned_roles(roles: dict[str, list[str]], stage: Stage) -> dict[str, list[s
 
 
 def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: list[str], collection,
-                 storage: str, name: str) -> dict:
-    """study.json's content: what a stage studies, how, on what, with which versions."""
+                 storage: str, name: str, previous: StudyRecord | None = None) -> StudyRecord:
+    """study.json's content: what a stage studies, how, on what, with which versions; `previous`, the
+    record an interrupted run left, keeps its creation time and adds this resumption."""
     from study.data import summarize
 
     tasks = sorted({c["task"] for c in stage.trial_configs()})
@@ -138,21 +140,26 @@ def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: 
                          split_seed=int(stage.base.get("split_seed", 0)), split=split)
         summary = part if summary is None else {**summary, "tasks": {**summary["tasks"], **part["tasks"]}}
     roles = stage.roles or planned_roles(space.roles, stage)
-    study = {
-        "space": space.name, "question": space.question, "roles": roles,
-        "metric": space.metric, "mode": space.mode,
-        "command": command_line(argv), "argv": argv, "versions": versions(),
-        "collection": summary, "budget": "demo" if ctx.demo else "full", "seeds": ctx.seeds,
-        "created": now(),
-        "stage": stage.name or "main", "search": space.search, "scheduler": stage.scheduler,
-        "options": options,
-    }
-    if space.search == "optuna":
-        study["sampler"] = ctx.sampler
-        study["distributions"] = {k: str(d) for k, d in stage.search.items()}
-    if stage.depends_on:
-        study["source_experiment"] = stage_dir(storage, name, stage.depends_on)
-    return study
+    optuna = space.search == "optuna"
+    return StudyRecord(
+        space=space.name, question=space.question, roles=roles, metric=space.metric, mode=space.mode,
+        command=command_line(argv), argv=argv, versions=versions(), collection=summary,
+        budget="demo" if ctx.demo else "full", seeds=ctx.seeds,
+        created=(previous.created if previous else None) or now(),
+        stage=stage.name or "main", search=space.search, scheduler=stage.scheduler, options=options,
+        sampler=ctx.sampler if optuna else None,
+        distributions={k: str(d) for k, d in stage.search.items()} if optuna else None,
+        source_experiment=stage_dir(storage, name, stage.depends_on) if stage.depends_on else None,
+        resumed=[*(previous.resumed or []), now()] if previous else None,
+    )
+
+
+def finished(study: StudyRecord, planned: int, rows: list[dict], errored: int) -> StudyRecord:
+    """The record once the stage's fit() returned: when, and how many trials did what."""
+    return dataclasses.replace(study, finished=now(), trials={
+        "planned": planned, "reported": len(rows), "final": sum("test_acc" in r for r in rows), "errored": errored,
+        # how many trials started from which weights (a demo may lack an ImageNet file)
+        "weights_used": dict(Counter(str(r["weights_used"]) for r in rows if r.get("weights_used")))})
 
 
 
@@ -160,7 +167,7 @@ def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: 
 def format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
-    if isinstance(value, str) and value.endswith("/model.pt"):  # an earlier trial's model: name the trial
+    if isinstance(value, str) and value.endswith(f"/{MODEL_FILE}"):  # an earlier trial's model: name the trial
         return f"source:{Path(value).parent.parent.name}"
     return "" if value is None else str(value)
 

@@ -28,28 +28,31 @@ import pyarrow.fs
 import torch
 from ray import tune
 
+from study.contract import FINAL_FILE, MODEL_FILE, STATE_FILE, final_checkpoint
 from study.run.checkpoint_pace import DEFAULT_SHARE, CheckpointPace
 from study.trial.predictions import Predictions
 from study.trial.run_trial import load_state, run_trial, save_state
 
-STATE_FILE = "state.pt"  # an epoch checkpoint: what run_trial(state=...) resumes from
-MODEL_FILE = "model.pt"  # the final checkpoint: the best model (study.trial's on_end payload)
-FINAL_FILE = "final.json"  # the final checkpoint: the test metrics, also reported
 
+class ArrowFiles:
+    """Ray's storage (a local folder or s3://...) through its pyarrow filesystem, as
+    `study.contract.final_checkpoint` looks at a trial folder."""
 
-def final_checkpoint(filesystem: pyarrow.fs.FileSystem, trial_path: str) -> str | None:
-    """The path of a trial's final checkpoint (the one holding final.json), or None while it runs.
+    def __init__(self, filesystem: pyarrow.fs.FileSystem) -> None:
+        self.filesystem = filesystem
 
-    The trial folder itself is the record: after a crash, Ray's experiment state can lag behind it."""
-    try:
-        entries = filesystem.get_file_info(pyarrow.fs.FileSelector(trial_path, allow_not_found=True))
-    except OSError:  # storage unreachable: treat as unfinished, Ray reports the trial's own error
-        return None
-    for entry in sorted(entries, key=lambda e: e.base_name, reverse=True):  # newest first
-        if entry.type == pyarrow.fs.FileType.Directory and entry.base_name.startswith("checkpoint_"):
-            if filesystem.get_file_info(f"{entry.path}/{FINAL_FILE}").type == pyarrow.fs.FileType.File:
-                return entry.path
-    return None
+    def subfolders(self, path: str) -> list[str]:
+        try:
+            entries = self.filesystem.get_file_info(pyarrow.fs.FileSelector(path, allow_not_found=True))
+        except OSError:  # storage unreachable: treat as unfinished, Ray reports the trial's own error
+            return []
+        return [e.base_name for e in entries if e.type == pyarrow.fs.FileType.Directory]
+
+    def is_file(self, path: str) -> bool:
+        return self.filesystem.get_file_info(path).type == pyarrow.fs.FileType.File
+
+    def join(self, folder: str, name: str) -> str:
+        return f"{folder}/{name}"
 
 
 def train(config: dict, collection=None, threads: float = 1, checkpoint_share: float = DEFAULT_SHARE) -> None:
@@ -60,7 +63,7 @@ def train(config: dict, collection=None, threads: float = 1, checkpoint_share: f
     state = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
-        if final_checkpoint(checkpoint.filesystem, str(Path(checkpoint.path).parent)) is not None:
+        if final_checkpoint(str(Path(checkpoint.path).parent), ArrowFiles(checkpoint.filesystem)) is not None:
             # Finished before an interruption the experiment state had not caught up with (it may
             # still name an epoch checkpoint): the final row is in result.json and the final
             # checkpoint beside this one, so train nothing and report nothing again.

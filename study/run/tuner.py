@@ -145,7 +145,8 @@ def cell_keys(stage: Stage) -> list[str]:
 
 def result_rows(results) -> list[dict]:
     """One flat dict per trial: its config, its last report, its folder name and last checkpoint."""
-    from study.run.trainable import FINAL_FILE, final_checkpoint
+    from study.contract import FINAL_FILE, final_checkpoint
+    from study.run.trainable import ArrowFiles
 
     rows = []
     for result in results:
@@ -153,7 +154,7 @@ def result_rows(results) -> list[dict]:
         row["trial"] = Path(result.path).name if result.path else "?"
         row["error"] = result.error is not None
         row["checkpoint"] = result.checkpoint.path if result.checkpoint is not None else None
-        final = final_checkpoint(result.filesystem, result.path) if result.path else None
+        final = final_checkpoint(result.path, ArrowFiles(result.filesystem)) if result.path else None
         if final is not None and "test_acc" not in row:
             # Finished before a crash the experiment state had not caught up with: the trial's
             # final.json (also its last line in result.json) has what Tune's last result lacks.
@@ -176,16 +177,17 @@ def prune_finished(results) -> int:
 
     import pyarrow.fs
 
-    from study.run.trainable import STATE_FILE, final_checkpoint
+    from study.contract import CHECKPOINT_PREFIX, STATE_FILE, final_checkpoint
+    from study.run.trainable import ArrowFiles
 
     freed = 0
     for result in results:
         if not result.path or not isinstance(result.filesystem, pyarrow.fs.LocalFileSystem):
             continue
-        final = final_checkpoint(result.filesystem, result.path)
+        final = final_checkpoint(result.path, ArrowFiles(result.filesystem))
         if final is None:
             continue
-        for folder in Path(result.path).glob("checkpoint_*"):
+        for folder in Path(result.path).glob(f"{CHECKPOINT_PREFIX}*"):
             if folder != Path(final) and (folder / STATE_FILE).is_file():
                 freed += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
                 shutil.rmtree(folder)

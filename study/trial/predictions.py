@@ -20,9 +20,8 @@ import pandas as pd
 import torch
 
 from study import spreadsheet
+from study.contract import CLASSES_FILE, PREDICTIONS_FILE
 
-PREDICTIONS_FILE = "predictions.csv"
-CLASSES_FILE = "classes.csv"
 TOP = 5
 
 

@@ -34,6 +34,7 @@ import torch
 
 from study.trial import engine, models, predictions
 from study.config import default_cache_dir, resolve_config
+from study.contract import BEST_EPOCH_METRICS, EPOCH_METRICS, FINAL_METRICS, LOGISTIC_METRICS, checked
 from study.data import Collection, load_images, prepare_task, read_collection
 from study.errors import StudyError
 from study.trial.features import FeatureStore, backbone_fingerprint, extract, row_keys, store_key
@@ -183,11 +184,11 @@ def _epoch(epoch: int, inputs: _Inputs, train, val, optimizer, device: torch.dev
     start = time.perf_counter()
     fit = engine.train_one_epoch(inputs.net, train, optimizer, device, inputs.train_prepare)
     scores = engine.evaluate(inputs.net, val, k, device, inputs.eval_prepare)
-    return {
+    return checked(EPOCH_METRICS, {
         "epoch": epoch, "train_loss": fit["loss"], "train_acc": fit["acc"], "val_loss": scores["loss"],
         "val_acc": scores["acc"], "val_bacc": scores["bacc"], "epoch_time_s": time.perf_counter() - start,
         "train_images_per_s": fit["images"] / max(fit["seconds"], 1e-9),
-    }
+    })
 
 
 def run_trial(
@@ -241,7 +242,7 @@ def run_trial(
             epoch, stopped = 1, True
             metrics = _fit_logistic_head(model, inputs, rows, k, cfg.monitor, cfg.seed)
             stopper.step(metrics[cfg.monitor], epoch, trainable.state_dict,
-                         {key: metrics[key] for key in ("val_loss", "val_acc", "val_bacc")})
+                         {key: metrics[key] for key in BEST_EPOCH_METRICS})
             if on_epoch is not None:
                 on_epoch(metrics, _snapshot(epoch, stopped, diverged, identity, trainable, optimizer, stopper))
         while not stopped and epoch < cfg.max_epochs:
@@ -252,7 +253,7 @@ def run_trial(
             metrics = _epoch(epoch, inputs, loader("train", generator), loader("val", batch=EVAL_BATCH), optimizer,
                              device, k)
             stopper.step(metrics[cfg.monitor], epoch, trainable.state_dict,
-                         {key: metrics[key] for key in ("val_loss", "val_acc", "val_bacc")})
+                         {key: metrics[key] for key in BEST_EPOCH_METRICS})
             # NaN weights never come back: stop, test the best epoch before it, and say so in `final`
             diverged = not math.isfinite(metrics["train_loss"])
             if diverged:
@@ -272,7 +273,7 @@ def run_trial(
     if on_predictions is not None:
         on_predictions(_test_predictions(logits, labels, frame, rows["test"], list(task.classes)))
     counts = {split: len(idx) for split, idx in rows.items()}
-    final = {
+    final = checked(FINAL_METRICS, {
         "best_epoch": stopper.best_epoch, "test_acc": test["acc"], "test_bacc": test["bacc"], "test_f1": test["f1"],
         "test_top5": test["top5"], "num_classes": k, "n_train": counts["train"], "n_val": counts["val"],
         "n_test": counts["test"], "weights_used": weights_used, **stopper.best_metrics,
@@ -280,7 +281,7 @@ def run_trial(
         "epochs_run": epoch, "stopped_early": bool(stopped and epoch < cfg.max_epochs), "diverged": diverged,
         "feature_cache": inputs.feature_cache, "features_time_s": inputs.features_time_s, "test_time_s": test_time_s,
         "resolved_config": {**cfg.to_dict(), "image_size": size},
-    }
+    })
     if on_end is not None:
         on_end(final, _payload(cfg, model, weights_used, fingerprint, list(task.classes), size))
     return final
@@ -296,8 +297,9 @@ def _fit_logistic_head(model: models.TransferModel, inputs: _Inputs, rows: dict[
     with torch.no_grad():
         model.head.weight.copy_(torch.from_numpy(fit.weight))
         model.head.bias.copy_(torch.from_numpy(fit.bias))
-    return {"epoch": 1, **fit.metrics, "epoch_time_s": fit.seconds,
-            "train_images_per_s": len(train) / max(fit.seconds, 1e-9), "head_c": fit.c}
+    return checked(EPOCH_METRICS, {"epoch": 1, **fit.metrics, "epoch_time_s": fit.seconds,
+                                   "train_images_per_s": len(train) / max(fit.seconds, 1e-9), "head_c": fit.c},
+                   optional=LOGISTIC_METRICS)
 
 
 def _payload(cfg, model: models.TransferModel, weights_used: str, fingerprint: str, classes: list[str],

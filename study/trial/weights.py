@@ -31,10 +31,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from study.contract import MODEL_FILE
 from study.errors import StudyError
 
 WEIGHTS_DIR_ENV = "ARTSTUDY_WEIGHTS_DIR"
-CHECKPOINT_FILE = "model.pt"  # what an earlier trial leaves in its checkpoint folder (the on_end payload)
 
 
 class WeightsError(StudyError):
@@ -142,9 +142,9 @@ def checkpoint_file(path: str | Path) -> Path:
     """The model.pt that `weights=PATH` means: the file itself, or the one in the folder."""
     path = Path(path).expanduser()
     if path.is_dir():
-        if not (path / CHECKPOINT_FILE).is_file():
-            raise WeightsError(f"weights folder {path} holds no {CHECKPOINT_FILE}; name the checkpoint file itself")
-        path = path / CHECKPOINT_FILE
+        if not (path / MODEL_FILE).is_file():
+            raise WeightsError(f"weights folder {path} holds no {MODEL_FILE}; name the checkpoint file itself")
+        path = path / MODEL_FILE
     if not path.is_file():
         raise WeightsError(f"weights={str(path)!r} is neither 'imagenet', 'none' nor an existing checkpoint file")
     return path
