@@ -1,7 +1,8 @@
 """The experiment folder's contract: every name a trial writes and a report reads, declared once.
 
     <storage>/<name>/                  DEFAULT_STORAGE unless --storage; the runner writes STUDY_FILE
-        <trial>/                       Ray Tune: PARAMS_FILE, RESULT_FILE (EPOCH_METRICS, then FINAL_METRICS), PROGRESS_FILE
+        <trial>/                       Ray Tune: PARAMS_FILE, RESULT_FILE (EPOCH_METRICS, then FINAL_METRICS),
+                                       PROGRESS_FILE
             checkpoint_*/              STATE_FILE (an epoch's), or the final one: MODEL_FILE, FINAL_FILE,
                                        PREDICTIONS_FILE, CLASSES_FILE
         report/                        REPORT_DIR, what `python -m analysis.report` writes
@@ -69,7 +70,8 @@ FINAL_METRICS: dict[str, str] = {
     "val_loss": "the best epoch's val_loss",
     "val_acc": "the best epoch's val_acc",
     "val_bacc": "the best epoch's val_bacc",
-    "imagenet_top1": "the backbone's ImageNet-1k top-1 (%) from its weights' metadata; null unless weights_used is imagenet",
+    "imagenet_top1": "the backbone's ImageNet-1k top-1 (%) from its weights' metadata; null unless weights_used "
+                     "is imagenet",
     "epochs_run": "epochs trained",
     "stopped_early": "whether early stopping (or divergence) ended training before max_epochs",
     "diverged": "whether the training loss stopped being finite",
@@ -172,8 +174,8 @@ class StudyRecord:
         for name, kind in _FIELD_TYPES.items():
             value = data.get(name)
             if value is not None and not _is(value, kind):
-                raise StudyRecordError(f"study.json's {name!r} is a JSON {_JSON_NAMES.get(type(value), type(value).__name__)}"
-                                       f" where {_JSON_NAMES[kind]} belongs")
+                found = _JSON_NAMES.get(type(value), type(value).__name__)
+                raise StudyRecordError(f"study.json's {name!r} is a JSON {found} where {_JSON_NAMES[kind]} belongs")
             known[name] = value
         return cls(**known, extra={k: v for k, v in data.items() if k not in _FIELD_TYPES})
 

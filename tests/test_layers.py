@@ -38,7 +38,8 @@ def test_a_layer_crossing_import_breaks_its_contract(tmp_path):
         lines += [f"{key} = {value!r}".replace("'", '"') for key, value in contract.items()]
     (tmp_path / "pyproject.toml").write_text("\n".join(lines) + "\n")
     modules = {
-        "study/__init__.py": "", "study/config.py": "", "study/data/__init__.py": "", "study/run/__init__.py": "",
+        "study/__init__.py": "", "study/config.py": "", "study/contract.py": "", "study/data/__init__.py": "",
+        "study/run/__init__.py": "",
         "study/trial/__init__.py": "", "study/trial/engine.py": "import ray\n",
         "search_spaces/__init__.py": "", "search_spaces/bad.py": "from study.trial import engine\n",
         "analysis/__init__.py": "",
