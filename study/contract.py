@@ -100,12 +100,13 @@ def checked(names: Mapping[str, str], values: dict[str, Any], optional: Collecti
     return values
 
 
-def final_checkpoint(trial_dir: str | Path, files: Any = None) -> Path | None:
+def final_checkpoint(trial_dir: str | Path, files: Any = None) -> Path | str | None:
     """A trial's final checkpoint folder (the newest `checkpoint_*` holding final.json), or None while it runs.
 
     The trial folder itself is the record: after a crash, Ray's experiment state can lag behind it.
     `files` looks at storage other than the local disk (the runner passes one over Ray's pyarrow
-    filesystem): `subfolders(path) -> names`, `is_file(path) -> bool`, `join(folder, name) -> path`."""
+    filesystem): `subfolders(path) -> names`, `is_file(path) -> bool`, `join(folder, name) -> path`; the
+    folder found is then that path (a string), and on the local disk a Path."""
     files = files or _LocalFiles()
     names = sorted((n for n in files.subfolders(trial_dir) if n.startswith(CHECKPOINT_PREFIX)), reverse=True)
     for name in names:  # newest first: the names are zero-padded

@@ -1,7 +1,8 @@
 """The experiment folder's own files and views: study.json, the dry-run listing, the best of each cell.
 
 `<storage>/<name>/` is Ray Tune's experiment folder; the runner adds `study.json` (docs/contracts.md,
-"The experiment folder"; `study_record` below gives its keys) so that `analysis` knows what was studied
+"The experiment folder"; its fields are `study.contract.StudyRecord`'s, which `study_record` below
+fills and `finished` completes) so that `analysis` knows what was studied
 without Ray: the space, its hyperparameter roles, the metric, the command line, the versions and
 the collection summary. Nothing here imports Ray or torch.
 """
