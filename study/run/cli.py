@@ -424,12 +424,9 @@ def write_report(folder: str) -> bool:
     if exp.is_uri(folder):
         print(f"report: copy {folder} to this machine, then: python -m analysis.report <that folder>")
         return True
-    try:
-        from analysis import AnalysisError
-        from analysis.report import write_report as report
-    except ImportError:
-        print(f"report: analysis is not installed; later: python -m analysis.report {folder}")
-        return True
+    from analysis import AnalysisError  # analysis installs with the runner; the report's matplotlib loads only here
+    from analysis.report import write_report as report
+
     retry = f"retry: python -m analysis.report {folder}"
     try:
         path = report(folder)
