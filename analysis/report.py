@@ -291,8 +291,9 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
 
     space = exp.study.get("space") or "experiment"
     title = exp.name if exp.name == space else f"{space}: {exp.name}"  # the runner names an experiment after its space
-    atomic.write_text(out / "report.md", _markdown(blocks, title))
-    atomic.write_text(out / "report.html", render_html(blocks, title, out))
+    markdown = _markdown(blocks, title)
+    atomic.write_text(out / "report.md", markdown)
+    atomic.write_text(out / "report.html", render_html(markdown, title, out))
     intro = exp.study.get("question") or ""
     problem = write_notebook(build_notebook(blocks, title, intro, exp.path, out), out / "report.ipynb")
     if problem:
