@@ -101,7 +101,8 @@ def test_html_renders_a_markdown_table_and_embeds_its_image(tmp_path):
     png = b"\x89PNG\r\n\x1a\n not a real picture, only its bytes"
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "curve.png").write_bytes(png)
-    markdown = "# t\n\n| model | acc |\n|:--|--:|\n| resnet50 | 0.81 |\n| vgg16 | 0.7 |\n\n![a curve](figures/curve.png)\n"
+    markdown = ("# t\n\n| model | acc |\n|:--|--:|\n| resnet50 | 0.81 |\n| vgg16 | 0.7 |\n\n"
+                "![a curve](figures/curve.png)\n")
     parser = StrictHTML()
     parser.feed(render_html(markdown, "t <b>", tmp_path))
     parser.close()
