@@ -23,8 +23,8 @@ from analysis.errors import AnalysisError
 from analysis.load import Experiment, load_experiment
 from analysis.report_predictions import extend_plan
 from analysis.roles import REPLICATE_KEYS, varied_keys
-from analysis.tables import fmt_value
 from study import atomic, spreadsheet  # pure Python: no torch, no Ray
+from study.formatting import format_value
 
 OUTPUTS = """\
 writes into the report folder (default EXPERIMENT_DIR/report/):
@@ -45,13 +45,13 @@ STATUS_WORDS = {"finished": "finished", "stopped": "stopped early by the schedul
 def _values_text(trials: pd.DataFrame, key: str, limit: int = 8) -> str:
     if key not in trials or trials.empty:
         return f"`{key}`"
-    values = list(dict.fromkeys(trials[key].map(fmt_value)))
+    values = list(dict.fromkeys(trials[key].map(format_value)))
     numeric = pd.to_numeric(trials[key], errors="coerce")
     if len(values) > limit and numeric.notna().all():
-        return f"`{key}` ({fmt_value(numeric.min())} … {fmt_value(numeric.max())}, {len(values)} values)"
+        return f"`{key}` ({format_value(numeric.min())} … {format_value(numeric.max())}, {len(values)} values)"
     shown = ", ".join(values[:limit]) + (", …" if len(values) > limit else "")
     if key == "weights" and "weights_used" in trials:  # what was asked for, and what the trials started from
-        used = list(dict.fromkeys(trials["weights_used"].dropna().map(fmt_value)))
+        used = list(dict.fromkeys(trials["weights_used"].dropna().map(format_value)))
         if used and used != values:
             shown += "; used: " + ", ".join(used)
     return f"`{key}` ({shown})"
@@ -198,7 +198,8 @@ def _edge_text(exp: Experiment, call: Call) -> str:
     if edge.empty:
         return "Every numeric nuisance hyperparameter has its best value inside the range tried."
     return "Best value at the edge of the range tried (widen it): " + "; ".join(
-        f"`{r.param}` = {fmt_value(r.best_value)} for {r.group} (tried {fmt_value(r.low)} … {fmt_value(r.high)})"
+        f"`{r.param}` = {format_value(r.best_value)} for {r.group} "
+        f"(tried {format_value(r.low)} … {format_value(r.high)})"
         for r in edge.itertuples()) + "."
 
 
