@@ -1,4 +1,4 @@
-"""The pieces a report is made of, shared by its Markdown, HTML and notebook renderings.
+"""The pieces a report is made of, shared by its Markdown (which the HTML renders) and notebook renderings.
 
 A report is a list of blocks. Tables and figures are `Call`s: a function of `analysis.tables` or
 `analysis.figures` applied to parts of the loaded `Experiment` (`Ref("trials")` = `exp.trials`). The

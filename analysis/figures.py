@@ -22,7 +22,8 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 from analysis import reference
 from analysis.intervals import wilson
 from analysis.roles import MODE_ORDER, direction
-from analysis.tables import MODEL_ORDER, TASK_ORDER, _sort, fmt_value, ordered, scale
+from analysis.tables import MODEL_ORDER, TASK_ORDER, _sort, ordered, scale
+from study.formatting import format_value
 
 LINESTYLE = {"fine_tune": "-", "off_the_shelf": "--"}  # the 2020 reproduction's convention
 HEAD_FITS = ("optimizer", "logistic")  # study.config.HEAD_FITS (analysis imports nothing from study)
@@ -40,7 +41,7 @@ def _colours(models) -> dict:
 def series_label(model, mode, *extra) -> str:
     """How a model x mode line is named in legends: 'resnet50, fine-tune' (+ its weights, and its head fit
     as 'head: logistic', where they vary)."""
-    named = [f"head: {v}" if v in HEAD_FITS else fmt_value(v) for v in extra]
+    named = [f"head: {v}" if v in HEAD_FITS else format_value(v) for v in extra]
     return ", ".join([str(model), str(mode).replace("_", "-"), *named])
 
 
@@ -59,7 +60,7 @@ def with_weights_used(history: pd.DataFrame, trials: pd.DataFrame | None) -> pd.
 
 
 def _colour_key(model, extra: tuple) -> str:
-    return ", ".join([str(model), *(fmt_value(v) for v in extra)])
+    return ", ".join([str(model), *(format_value(v) for v in extra)])
 
 
 def _panels(n: int, ncols: int, width: float = 5.0, height: float = 3.8):
@@ -240,7 +241,7 @@ def edge_flags(trials: pd.DataFrame, params, metric: str, mode: str | None = Non
             # (no weight decay) cannot be widened.
             at_edge = bool(side) and len(means) >= 3 and not (side == "low" and low == 0)
             key = key if isinstance(key, tuple) else (key,)
-            rows.append({"param": param, "group": ", ".join(fmt_value(v) for v in key) or "all",
+            rows.append({"param": param, "group": ", ".join(format_value(v) for v in key) or "all",
                          "best_value": best, "low": low, "high": high, "n_values": len(means),
                          "best_metric": means[best], "at_edge": at_edge, "side": side})
     return pd.DataFrame(rows, columns=["param", "group", "best_value", "low", "high", "n_values", "best_metric",
@@ -273,13 +274,13 @@ def slice_plots(trials: pd.DataFrame, params, metric: str = "val_acc", mode: str
             if len(positive) == len(xs) and len(xs) and xs.max() / xs.min() >= 10:
                 ax.set_xscale("log")
         else:
-            cats = ordered(values.map(fmt_value).tolist(), ())
-            xs = values.map(fmt_value).map({c: i for i, c in enumerate(cats)})
+            cats = ordered(values.map(format_value).tolist(), ())
+            xs = values.map(format_value).map({c: i for i, c in enumerate(cats)})
             ax.set_xticks(range(len(cats)), cats)
         groups = done.groupby(by, sort=True, dropna=False) if by else [((), done)]
         for i, (key, group) in enumerate(groups):
             key = key if isinstance(key, tuple) else (key,)
-            label = ", ".join(fmt_value(v) for v in key) or "trials"
+            label = ", ".join(format_value(v) for v in key) or "trials"
             ax.scatter(xs[group.index], pd.to_numeric(group[metric], errors="coerce") * factor, color=f"C{i % 10}",
                        s=22, alpha=0.8, label=label, gid=f"{param}|{label}")
         edges = flags[(flags["param"] == param) & flags["at_edge"]] if is_numeric else flags.iloc[0:0]
@@ -311,8 +312,8 @@ def grid_heatmap(trials: pd.DataFrame, rows, cols: str, metric: str = "test_acc"
     if done.empty or cols not in done or metric not in done:
         return _empty(f"no trial reports {metric} yet")
     factor = scale(metric)
-    work = done.assign(_row=done[rows].map(fmt_value).agg(", ".join, axis=1) if rows else "all",
-                       _col=done[cols].map(fmt_value), _v=pd.to_numeric(done[metric], errors="coerce") * factor)
+    work = done.assign(_row=done[rows].map(format_value).agg(", ".join, axis=1) if rows else "all",
+                       _col=done[cols].map(format_value), _v=pd.to_numeric(done[metric], errors="coerce") * factor)
     table = work.pivot_table(index="_row", columns="_col", values="_v", aggfunc="mean", sort=False)
     preferred = {"mode": MODE_ORDER, "model": MODEL_ORDER, "task": TASK_ORDER}
     table = table[ordered(list(table.columns), preferred.get(cols, ()))]

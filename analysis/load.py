@@ -103,14 +103,9 @@ def _read_json(path: Path, problems: list[str]) -> dict | None:
     return data
 
 
-def _flatten(config: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}/"))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+def _flatten(config: dict) -> dict:
+    """A nested config as one level, keys joined by "/" ({"a": {"b": 1}} -> {"a/b": 1}); values keep their type."""
+    return pd.json_normalize(config, sep="/").to_dict("records")[0]
 
 
 def _trainable_name(folder: str) -> str:

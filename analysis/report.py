@@ -23,9 +23,9 @@ from analysis.errors import AnalysisError
 from analysis.load import Experiment, load_experiment
 from analysis.report_predictions import extend_plan
 from analysis.roles import REPLICATE_KEYS, varied_keys
-from analysis.tables import fmt_value
 from study import atomic, spreadsheet  # pure Python: no torch, no Ray
 from study.contract import REPORT_DIR
+from study.formatting import format_value
 
 OUTPUTS = """\
 writes into the report folder (default EXPERIMENT_DIR/report/):
@@ -46,13 +46,13 @@ STATUS_WORDS = {"finished": "finished", "stopped": "stopped early by the schedul
 def _values_text(trials: pd.DataFrame, key: str, limit: int = 8) -> str:
     if key not in trials or trials.empty:
         return f"`{key}`"
-    values = list(dict.fromkeys(trials[key].map(fmt_value)))
+    values = list(dict.fromkeys(trials[key].map(format_value)))
     numeric = pd.to_numeric(trials[key], errors="coerce")
     if len(values) > limit and numeric.notna().all():
-        return f"`{key}` ({fmt_value(numeric.min())} … {fmt_value(numeric.max())}, {len(values)} values)"
+        return f"`{key}` ({format_value(numeric.min())} … {format_value(numeric.max())}, {len(values)} values)"
     shown = ", ".join(values[:limit]) + (", …" if len(values) > limit else "")
     if key == "weights" and "weights_used" in trials:  # what was asked for, and what the trials started from
-        used = list(dict.fromkeys(trials["weights_used"].dropna().map(fmt_value)))
+        used = list(dict.fromkeys(trials["weights_used"].dropna().map(format_value)))
         if used and used != values:
             shown += "; used: " + ", ".join(used)
     return f"`{key}` ({shown})"
@@ -199,7 +199,8 @@ def _edge_text(exp: Experiment, call: Call) -> str:
     if edge.empty:
         return "Every numeric nuisance hyperparameter has its best value inside the range tried."
     return "Best value at the edge of the range tried (widen it): " + "; ".join(
-        f"`{r.param}` = {fmt_value(r.best_value)} for {r.group} (tried {fmt_value(r.low)} … {fmt_value(r.high)})"
+        f"`{r.param}` = {format_value(r.best_value)} for {r.group} "
+        f"(tried {format_value(r.low)} … {format_value(r.high)})"
         for r in edge.itertuples()) + "."
 
 
@@ -292,8 +293,9 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
 
     space = exp.study.get("space") or "experiment"
     title = exp.name if exp.name == space else f"{space}: {exp.name}"  # the runner names an experiment after its space
-    atomic.write_text(out / "report.md", _markdown(blocks, title))
-    atomic.write_text(out / "report.html", render_html(blocks, title, out))
+    markdown = _markdown(blocks, title)
+    atomic.write_text(out / "report.md", markdown)
+    atomic.write_text(out / "report.html", render_html(markdown, title, out))
     intro = exp.study.get("question") or ""
     problem = write_notebook(build_notebook(blocks, title, intro, exp.path, out), out / "report.ipynb")
     if problem:

@@ -21,6 +21,7 @@ from analysis.intervals import CAPTION as INTERVAL_CAPTION
 from analysis.intervals import fmt_interval, wilson
 from analysis.roles import MODE_ORDER, optimise_away, varied_keys
 from study import spreadsheet
+from study.formatting import format_value
 
 TASK_ORDER = ("material", "type", "artist")
 MODEL_ORDER = ("xception", "inception_v3", "resnet50", "vgg19")  # the paper's row order
@@ -127,17 +128,6 @@ def fmt_num(value, digits: int = 2, signed: bool = False) -> str:
         return "—"
     if isinstance(value, (float, int)) and not isinstance(value, bool):
         return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-    return str(value)
-
-
-def fmt_value(value) -> str:
-    """A config value as people write it: 0.001 -> 0.001, 1e-05 -> 1e-05, True -> true."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:g}"
     return str(value)
 
 
@@ -276,7 +266,7 @@ def isolation_table(trials: pd.DataFrame, *, scientific=(), nuisance=(), metric:
     columns = sci + nui + used + ["settings_tried", f"{metric}_selection", "test_acc_mean", "test_acc_std",
                                   "test_acc_n", "test_acc_ci_low", "test_acc_ci_high", "trials"]
     frame = _sort(pd.DataFrame(rows, columns=columns), sci)
-    display = pd.DataFrame({k: frame[k].map(fmt_value) for k in sci + nui + used})
+    display = pd.DataFrame({k: frame[k].map(format_value) for k in sci + nui + used})
     display["settings tried"] = frame["settings_tried"].astype(str)
     unit = " (%)" if factor == 100 else ""
     display[f"{metric}{unit}, selection"] = [fmt_num(v) for v in frame[f"{metric}_selection"]]
@@ -348,7 +338,7 @@ def labels_table(trials: pd.DataFrame, *, nuisance=(), metric: str = "val_loss",
         row = dict(zip(keys + ["num_classes"], key))
         row["num_classes"] = int(row["num_classes"])
         for k in prune:
-            row[k] = ",".join(fmt_value(v) for v in sorted(group[k].drop_duplicates()))
+            row[k] = ",".join(format_value(v) for v in sorted(group[k].drop_duplicates()))
         for metric_name in ("test_acc", "test_bacc"):
             mean, std, n = summarize(group[metric_name] if metric_name in group else pd.Series(dtype=float))
             row.update({f"{metric_name}_mean": mean, f"{metric_name}_std": std, f"{metric_name}_n": n})
@@ -362,7 +352,7 @@ def labels_table(trials: pd.DataFrame, *, nuisance=(), metric: str = "val_loss",
     if not frame.empty:  # most classes first within each task, model and mode
         frame = _sort(frame.sort_values("num_classes", ascending=False, kind="stable"), keys)
     display = frame[keys + ["num_classes"] + prune].astype(str)
-    display["n_test"] = frame["n_test"].map(fmt_value)
+    display["n_test"] = frame["n_test"].map(format_value)
     display["test acc (%)"] = [fmt_accuracy(a, b, n, lo, hi) for a, b, n, lo, hi in
                                zip(frame["test_acc_mean"], frame["test_acc_std"], frame["test_acc_n"],
                                    frame["test_acc_ci_low"], frame["test_acc_ci_high"])]
@@ -384,8 +374,8 @@ def trials_table(trials: pd.DataFrame, *, keys=(), metric: str = "val_loss") -> 
         frame[col] = pd.to_numeric(frame[col], errors="coerce") * scale(col)
     display = pd.DataFrame({"trial": frame["trial_id"].astype(str), "status": frame["status"].astype(str)})
     for k in keys:
-        display[k] = frame[k].map(fmt_value)
-    display["epochs"] = frame["epochs"].map(fmt_value)
+        display[k] = frame[k].map(format_value)
+    display["epochs"] = frame["epochs"].map(format_value)
     display["best epoch"] = frame["best_epoch"].map(lambda v: "—" if v != v or v is None else str(int(v)))
     unit = " (%)" if scale(metric) == 100 else ""
     display[f"{metric}{unit}"] = frame[metric].map(fmt_num)

@@ -39,7 +39,7 @@ SPACE = register_space(
             "(221 s, measured with an empty cache: writing the demo collection and its caches, and the report, "
             "included), 82 MB of results. With the paper's files in place their 30 trials run too, at their own "
             "demo budget (32 px raised to each backbone's minimum, 3 epochs, patience 1): 7.5 to 9 minutes more "
-            "(451, 519 and 543 s, measured before efficientnet_lite0 joined) and ~1 GB of results (1.02 GB "
+            "(451, 519 and 543 s in three runs of those 30 trials alone) and ~1 GB of results (1.02 GB "
             "measured), the 15 fine-tuned trials' models (model.pt; an off-the-shelf trial's names its frozen "
             "backbone instead of copying it)."
         ),

@@ -121,6 +121,14 @@ def test_state_says_terminated_without_done_flag(tmp_path):
     assert load_experiment(exp_dir).trials["status"].tolist() == ["stopped"]
 
 
+def test_a_nested_config_becomes_slash_joined_columns(tmp_path):
+    config = {"model": "resnet50", "depth": 3, "head": {"kind": "mlp", "width": {"hidden": 64}}, "tags": ["a", "b"]}
+    trial = fake.FakeTrial(config, fake.epochs_from([1, 0.9], [0.2, 0.3]), {"best_epoch": 2, "test_acc": 0.5})
+    row = load_experiment(fake.write_experiment(tmp_path / "e", [trial])).trials.iloc[0]
+    assert (row["head/kind"], row["head/width/hidden"], row["tags"]) == ("mlp", 64, ["a", "b"])
+    assert row["depth"] == 3 and "head" not in row.index
+
+
 def test_progress_csv_when_result_json_is_missing(tmp_path):
     trial = fake.FakeTrial({"model": "resnet50"}, fake.epochs_from([1, 0.8, 0.9], [0.2, 0.4, 0.3]),
                               {"best_epoch": 2, "test_acc": 0.5})

@@ -1,5 +1,6 @@
 """analysis.report: the report folder, its HTML and notebook, the command line, and no torch or Ray."""
 
+import base64
 import os
 import re
 import subprocess
@@ -57,7 +58,7 @@ class StrictHTML(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.stack, self.errors, self.images, self.tables = [], [], [], 0
+        self.stack, self.errors, self.images, self.tables, self.cells = [], [], [], 0, []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -69,6 +70,10 @@ class StrictHTML(HTMLParser):
             self.errors.append(f"external or active content: <{tag}>")
         if tag not in self.VOID:
             self.stack.append(tag)
+
+    def handle_data(self, data):
+        if self.stack and self.stack[-1] in ("th", "td"):
+            self.cells.append(data.strip())
 
     def handle_endtag(self, tag):
         if not self.stack or self.stack[-1] != tag:
@@ -88,6 +93,22 @@ def test_html_is_valid_and_self_contained(paper_report):
     assert len(parser.images) == len(list((out / "figures").glob("*.png")))
     assert all(src.startswith("data:image/png;base64,") for src in parser.images)
     assert parser.tables == len(list((out / "tables").glob("*.csv")))
+
+
+def test_html_renders_a_markdown_table_and_embeds_its_image(tmp_path):
+    from analysis.html import render_html
+
+    png = b"\x89PNG\r\n\x1a\n not a real picture, only its bytes"
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "curve.png").write_bytes(png)
+    markdown = ("# t\n\n| model | acc |\n|:--|--:|\n| resnet50 | 0.81 |\n| vgg16 | 0.7 |\n\n"
+                "![a curve](figures/curve.png)\n")
+    parser = StrictHTML()
+    parser.feed(render_html(markdown, "t <b>", tmp_path))
+    parser.close()
+    assert not parser.errors and not parser.stack
+    assert parser.tables == 1 and parser.cells == ["model", "acc", "resnet50", "0.81", "vgg16", "0.7"]
+    assert parser.images == ["data:image/png;base64," + base64.b64encode(png).decode("ascii")]
 
 
 def test_notebook_validates(paper_report):

@@ -86,24 +86,3 @@ def test_the_resumed_experiment_equals_a_clean_run(interrupted_then_resumed, cle
     for mode in clean:
         same_results(resumed[mode], clean[mode])
         assert final(resumed[mode])["num_classes"] == final(clean[mode])["num_classes"]
-
-
-def test_an_experiment_pickled_before_the_move_of_percell_restores(monkeypatch):
-    # What Tuner.restore unpickles from an experiment started when the per-cell scheduler lived in
-    # search_spaces/percell.py: the same class, recorded under the old module name.
-    import pickle
-    import sys
-
-    from study.run import percell, tuner
-
-    monkeypatch.setattr(percell.PerCellASHA, "__module__", "search_spaces.percell")
-    monkeypatch.setitem(sys.modules, "search_spaces.percell", percell)
-    old = pickle.dumps(percell.PerCellASHA(["model"], max_t=3))
-    assert b"search_spaces.percell" in old
-    monkeypatch.delitem(sys.modules, "search_spaces.percell")
-    with pytest.raises(ModuleNotFoundError, match="search_spaces.percell"):
-        pickle.loads(old)
-    tuner.alias_moved_modules()
-    restored = pickle.loads(old)
-    assert isinstance(restored, percell.PerCellASHA)
-    sys.modules.pop("search_spaces.percell")

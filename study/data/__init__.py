@@ -13,7 +13,7 @@ Files, one job each: collection.py (the Collection table, shared record rules), 
 layout), registry.py (readers by name), decode.py (one image -> pixels or a verdict), readable.py
 (which images decode, remembered), split.py (pruning, split, drop counters), summary.py, images.py
 (the image cache), demo.py + demo_paint.py (the synthetic collection), parallel.py (worker
-processes), bench.py (timings).
+processes). The data layer's timings are study/bench/data.py.
 
 The names below are imported on first use (PEP 562), so that a worker process, which imports only
 the module of the function it runs, does not pay for pandas.

@@ -32,6 +32,7 @@ from study.run import experiment as exp
 from study.config import COLLECTIONS, CONFIG_KEYS, ConfigError, coerce_value
 from study.contract import DEFAULT_STORAGE, MODEL_FILE, STUDY_FILE, StudyRecord
 from study.errors import StudyError, exit_on_error
+from study.formatting import format_value
 from study.run.checkpoint_pace import DEFAULT_SHARE, check_share
 from study.run.planning import Collections, make_context, missing_imagenet, plan
 from study.run.trackers import MLFLOW_DEFAULT, check_installed
@@ -158,7 +159,7 @@ def print_plan(space: Space, stages: list[Stage], ctx: Context) -> int:
             print(f"  Optuna ({ctx.sampler.upper()}) per cell, {stage.samples_per_cell} samples each: {dists}"
                   f"; {stage.scheduler.upper()} within each cell")
             for i, cell in enumerate(stage.cell_list(), 1):
-                print(f"{i:>4}  " + " ".join(f"{k}={exp.format_value(v)}" for k, v in cell.items())
+                print(f"{i:>4}  " + " ".join(f"{k}={format_value(v, missing='')}" for k, v in cell.items())
                       + f"  x{stage.samples_per_cell} samples")
         else:
             for line in exp.describe_trials(configs, stage.base):
@@ -416,12 +417,9 @@ def write_report(folder: str) -> bool:
     if exp.is_uri(folder):
         print(f"report: copy {folder} to this machine, then: python -m analysis.report <that folder>")
         return True
-    try:
-        from analysis import AnalysisError
-        from analysis.report import write_report as report
-    except ImportError:
-        print(f"report: analysis is not installed; later: python -m analysis.report {folder}")
-        return True
+    from analysis import AnalysisError  # analysis installs with the runner; the report's matplotlib loads only here
+    from analysis.report import write_report as report
+
     retry = f"retry: python -m analysis.report {folder}"
     try:
         path = report(folder)

@@ -16,15 +16,16 @@ import platform
 import shlex
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from analysis.roles import LIKELY_SCIENTIFIC, varied_within_cells
 from study import atomic
 from study.config import TrialConfig, parse_split
-from study.contract import MODEL_FILE, STUDY_FILE, StudyRecord
+from study.contract import STUDY_FILE, StudyRecord
 from study.errors import StudyError
+from study.formatting import format_value
 
 if TYPE_CHECKING:
     from search_spaces import Context, Space, Stage
@@ -165,27 +166,19 @@ def finished(study: StudyRecord, planned: int, rows: list[dict], errored: int) -
 
 
 # ---------------------------------------------------------------- the dry-run listing
-def format_value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, str) and value.endswith(f"/{MODEL_FILE}"):  # an earlier trial's model: name the trial
-        return f"source:{Path(value).parent.parent.name}"
-    return "" if value is None else str(value)
-
-
 def describe_trials(configs: list[dict], shared: dict, width: int = 4) -> list[str]:
     """One line per trial: the keys that differ between trials (the shared ones are printed once)."""
     varying = [k for k in configs[0]] if configs else []
-    varying = [k for k in varying if len({format_value(c.get(k)) for c in configs}) > 1 or k not in shared]
+    varying = [k for k in varying if len({format_value(c.get(k), missing='') for c in configs}) > 1 or k not in shared]
     lines = []
     for i, config in enumerate(configs, 1):
-        lines.append(f"{i:>{width}}  " + " ".join(f"{k}={format_value(config.get(k))}" for k in varying))
+        lines.append(f"{i:>{width}}  " + " ".join(f"{k}={format_value(config.get(k), missing='')}" for k in varying))
     return lines
 
 
 def describe_shared(shared: dict) -> str:
     keys = [k for k in shared if k not in ("data_root",)]
-    return " ".join(f"{k}={format_value(shared[k]) or '-'}" for k in keys)
+    return " ".join(f"{k}={format_value(shared[k], missing='') or '-'}" for k in keys)
 
 
 # ---------------------------------------------------------------- the best of each scientific cell

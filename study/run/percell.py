@@ -39,7 +39,19 @@ def cell_key(config: dict, keys: list[str]) -> str:
     return "|".join(f"{k}={config.get(k)}" for k in keys)
 
 
-class PerCellSearch(Searcher):
+class PickledWhole:
+    """Tune's save/restore of a searcher or scheduler: the whole object's attributes, pickled."""
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(self.__dict__, f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as f:
+            self.__dict__.update(pickle.load(f))
+
+
+class PerCellSearch(PickledWhole, Searcher):
     def __init__(self, cells: list[dict], space: dict[str, Distribution], samples_per_cell: int,
                  metric: str | None = None, mode: str | None = None, sampler: str = "qmc", seed: int = 0):
         super().__init__(metric=metric, mode=mode)
@@ -88,16 +100,8 @@ class PerCellSearch(Searcher):
         if trial_id in self._cell_of:
             self._searcher(self._cell_of[trial_id]).on_trial_complete(trial_id, result=result, error=error)
 
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.__dict__.copy(), f)
 
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as f:
-            self.__dict__.update(pickle.load(f))
-
-
-class PerCellASHA(FIFOScheduler):
+class PerCellASHA(PickledWhole, FIFOScheduler):
     """ASHA (asynchronous successive halving) run separately within each scientific cell.
 
     Each cell's ASHAScheduler is driven through its public methods only: this class remembers which
@@ -162,14 +166,6 @@ class PerCellASHA(FIFOScheduler):
 
     def set_state(self, state: dict) -> None:
         self.__dict__.update(state)
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.__dict__, f)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as f:
-            self.__dict__.update(pickle.load(f))
 
 
 class KeepSchedulerState(Callback):

@@ -10,11 +10,8 @@ import time
 
 from ray.tune import Callback
 
+from study.formatting import format_value
 from study.run.experiment import trial_name
-
-
-def _short(value) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 class ProgressLines(Callback):
@@ -27,7 +24,7 @@ class ProgressLines(Callback):
     def _name(self, trial) -> str:
         if trial.trial_id not in self.index:
             self.index[trial.trial_id] = len(self.index) + 1
-        cell = " ".join(f"{k}={_short(trial.config.get(k))}" for k in self.keys if k in trial.config)
+        cell = " ".join(f"{k}={format_value(trial.config.get(k), digits=3)}" for k in self.keys if k in trial.config)
         return f"[{self.index[trial.trial_id]:>{len(str(self.total))}}/{self.total}] {trial_name(trial)} {cell}"
 
     def on_trial_start(self, iteration, trials, trial, **info):

@@ -105,9 +105,10 @@ The same command runs on a cluster; only where things live changes:
    `--gpus-per-trial 0.5` packs two off-the-shelf trials on one GPU; `--max-concurrent N` caps
    how many run at once. `--gpus-per-trial` above 0 on a cluster (or machine) without a GPU stops
    the run before any trial.
-4. **Failures and resume.** Ray retries a failed trial twice from its last epoch checkpoint
-   (`FailureConfig`); each trial keeps its two newest checkpoints (a finished one: its last epoch's
-   state and its model.pt), so the one a crashed driver's state names still exists.
+4. **Failures and resume.** Ray retries a failed trial twice from its last checkpoint
+   (`FailureConfig`; `--checkpoint-share 1` checkpoints every epoch); each trial keeps its two
+   newest checkpoints (a finished one: its last epoch's state and its model.pt), so the one a
+   crashed driver's state names still exists.
    If the driver itself stops (Ctrl-C, a lost head node), rerun the same command with `--resume`:
    finished trials are kept, the others continue from their last checkpoint. On `s3://` storage the
    uploaded experiment state can lag behind the checkpoints; should a crash leave it naming one

@@ -9,7 +9,6 @@ study/run/trainable.py; `--resume` is `Tuner.restore(..., resume_errored=True)`.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from search_spaces import Space, Stage
@@ -27,20 +26,6 @@ MAX_FAILURES = 2  # Ray retries a failed trial this often, from its last checkpo
 # place, and a kill mid-write leaves it unreadable.) Finished trials' superseded states are deleted
 # once Tune returns (prune_finished below).
 CHECKPOINTS_KEPT = 2
-
-
-# Experiments started before the Ray-side searcher and scheduler moved out of search_spaces/ name
-# their classes by the old module in the pickles Tuner.restore reads (tuner.pkl, searcher state).
-# Pickle looks a module up in sys.modules first, so the old name points at the new module while
-# restoring: an old experiment still resumes, and search_spaces/ keeps no Ray code to make it so.
-MOVED_MODULES = {"search_spaces.percell": "study.run.percell"}
-
-
-def alias_moved_modules() -> None:
-    import importlib
-
-    for old, new in MOVED_MODULES.items():
-        sys.modules.setdefault(old, importlib.import_module(new))
 
 
 def restorable(folder: str) -> bool:
@@ -67,7 +52,6 @@ def fit_stage(space: Space, stage: Stage, collection, storage: str, folder: str,
                                     {"cpu": cpus, "gpu": gpus})
     if resume and restorable(folder):
         print(f"resuming {folder}: finished trials are kept, the others continue from their last checkpoints")
-        alias_moved_modules()
         return tune.Tuner.restore(folder, trainable=trainable, resume_errored=True).fit()
     param_space, search_alg, scheduler, num_samples = search_setup(space, stage, sampler)
     name = Path(folder).name if not exp.is_uri(folder) else folder.rstrip("/").rsplit("/", 1)[1]
