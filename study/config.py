@@ -21,10 +21,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, get_args, get_type_hints
+from typing import Any, get_args, get_type_hints
 
 from study.errors import StudyError
 
@@ -163,7 +164,8 @@ def parse_split(text: str) -> tuple[float, float, float]:
         parts = ()
     if (len(parts) != 3 or not all(math.isfinite(p) and p >= 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6
             or parts[0] <= 0):
-        raise ConfigError(f"split={text!r}: give three fractions train,val,test that sum to 1, e.g. {TrialConfig.split}")
+        raise ConfigError(f"split={text!r}: give three fractions train,val,test that sum to 1, "
+                          f"e.g. {TrialConfig.split}")
     return parts  # type: ignore[return-value]
 
 

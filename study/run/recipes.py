@@ -13,9 +13,9 @@ import sys
 
 from search_spaces.registry import Space, get_space, list_spaces
 from study.config import DEMO_BUDGET
+from study.run.cli import DEFAULT_STORAGE
 from study.run.experiment import default_name
 
-STORAGE = "artstudy-results"  # study.run's default --storage
 
 
 def _values(space: Space, key: str) -> str:
@@ -35,7 +35,7 @@ def _values(space: Space, key: str) -> str:
 def commands(space: Space) -> list[str]:
     """The recipe's command lines: the demo run, a real-collection run, and the reports that read them."""
     def reports(name: str) -> list[str]:
-        return [f"python -m analysis.report {STORAGE}/{name}{suffix}" for suffix in space.reports]
+        return [f"python -m analysis.report {DEFAULT_STORAGE}/{name}{suffix}" for suffix in space.reports]
 
     out = [f"python -m study.run --space {space.name}", *reports(default_name(space.name, "demo"))]
     if space.example:
