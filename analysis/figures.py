@@ -21,12 +21,12 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from analysis import reference
 from analysis.intervals import wilson
-from analysis.roles import MODE_ORDER, direction
-from analysis.tables import MODEL_ORDER, TASK_ORDER, _sort, ordered, scale
+from analysis.roles import direction
+from analysis.tables import TASK_ORDER, _sort, ordered, scale
+from study.config import HEAD_FITS, MODES, PAPER_MODELS
 from study.formatting import format_value
 
 LINESTYLE = {"fine_tune": "-", "off_the_shelf": "--"}  # the 2020 reproduction's convention
-HEAD_FITS = ("optimizer", "logistic")  # study.config.HEAD_FITS (analysis imports nothing from study)
 END_MARKER = {"finished": "o", "stopped": "X", "errored": "X"}  # unfinished trials carry on: no marker
 METRIC_LABEL = {"val_acc": "validation accuracy (%)", "val_bacc": "validation MCA (%)", "val_loss": "validation loss",
                 "train_acc": "train accuracy (%)", "train_loss": "train loss", "test_acc": "test accuracy (%)",
@@ -35,7 +35,7 @@ METRIC_LABEL = {"val_acc": "validation accuracy (%)", "val_bacc": "validation MC
 
 def _colours(models) -> dict:
     palette = [f"C{i}" for i in range(10)]
-    return {m: palette[i % 10] for i, m in enumerate(ordered(models, MODEL_ORDER))}
+    return {m: palette[i % 10] for i, m in enumerate(ordered(models, PAPER_MODELS))}
 
 
 def series_label(model, mode, *extra) -> str:
@@ -315,7 +315,7 @@ def grid_heatmap(trials: pd.DataFrame, rows, cols: str, metric: str = "test_acc"
     work = done.assign(_row=done[rows].map(format_value).agg(", ".join, axis=1) if rows else "all",
                        _col=done[cols].map(format_value), _v=pd.to_numeric(done[metric], errors="coerce") * factor)
     table = work.pivot_table(index="_row", columns="_col", values="_v", aggfunc="mean", sort=False)
-    preferred = {"mode": MODE_ORDER, "model": MODEL_ORDER, "task": TASK_ORDER}
+    preferred = {"mode": MODES, "model": PAPER_MODELS, "task": TASK_ORDER}
     table = table[ordered(list(table.columns), preferred.get(cols, ()))]
     order = _sort(work, rows).drop_duplicates("_row")["_row"] if rows else ["all"]
     table = table.reindex(list(order))

@@ -26,7 +26,6 @@ LIKELY_SCIENTIFIC = ("collection", "task", "model", "mode", "weights", "head_fit
                      "trainable_blocks", "augment", "image_size", "split")
 # Keys that are plumbing, never part of a comparison.
 PLUMBING_KEYS = ("data_root", "cache_dir", "num_workers", "feature_cache")
-MODE_ORDER = ("off_the_shelf", "fine_tune")
 
 
 def direction(metric: str) -> str:

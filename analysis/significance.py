@@ -20,8 +20,8 @@ from scipy import stats
 
 from analysis.errors import AnalysisError
 from analysis.predictions import best_trials, cell_keys, read_predictions
-from analysis.roles import MODE_ORDER
-from analysis.tables import MODE_LABEL, MODEL_ORDER, Table, fmt_num, ordered, paper_table
+from analysis.tables import MODE_LABEL, Table, fmt_num, ordered, paper_table
+from study.config import MODES, PAPER_MODELS
 
 ALPHA = 0.05
 RESAMPLES = 2000  # bootstrap resamples: the 2.5% and 97.5% quantiles settle to ~0.1 pp at this count
@@ -117,7 +117,7 @@ def mode_comparisons(trials: pd.DataFrame, experiment, *, scientific=(), nuisanc
     """Off-the-shelf against fine-tune for each backbone (and every other scientific value), paired."""
     best = best_trials(trials, experiment, scientific=scientific, nuisance=nuisance, metric=metric, mode=mode)
     keys = cell_keys(trials, scientific)
-    frame = _frame(_pairs(best, keys, "mode", MODE_ORDER), keys, "mode") if "mode" in keys and len(best) else pd.DataFrame()
+    frame = _frame(_pairs(best, keys, "mode", MODES), keys, "mode") if "mode" in keys and len(best) else pd.DataFrame()
     return Table("mode_significance", "Off-the-shelf against fine-tune, on the same test images", frame,
                  _display(frame, "mode", lambda m: MODE_LABEL.get(m, m)), CAPTION)
 
@@ -127,7 +127,7 @@ def backbone_comparisons(trials: pd.DataFrame, experiment, *, scientific=(), nui
     """Every pair of backbones within each mode (and task, ...), paired on the same test images."""
     best = best_trials(trials, experiment, scientific=scientific, nuisance=nuisance, metric=metric, mode=mode)
     keys = cell_keys(trials, scientific)
-    frame = _frame(_pairs(best, keys, "model", MODEL_ORDER), keys, "model") if "model" in keys and len(best) else pd.DataFrame()
+    frame = _frame(_pairs(best, keys, "model", PAPER_MODELS), keys, "model") if "model" in keys and len(best) else pd.DataFrame()
     return Table("backbone_significance", "Backbones compared pairwise within each mode, on the same test images",
                  frame, _display(frame, "model"), CAPTION)
 
@@ -138,7 +138,7 @@ def paper_table_marked(trials: pd.DataFrame, experiment, *, scientific=("task", 
     table = paper_table(trials, scientific=scientific, nuisance=nuisance, metric=metric, mode=mode)
     pairs = mode_comparisons(trials, experiment, scientific=scientific, nuisance=nuisance, metric=metric,
                              mode=mode).frame
-    keys = [k for k in table.frame.columns if not any(k.startswith(f"{m}_") for m in (*MODE_ORDER, "mode"))
+    keys = [k for k in table.frame.columns if not any(k.startswith(f"{m}_") for m in (*MODES, "mode"))
             and k in pairs.columns]
     if pairs.empty or not keys:
         return table

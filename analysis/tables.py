@@ -19,12 +19,12 @@ import pandas as pd
 from analysis import reference
 from analysis.intervals import CAPTION as INTERVAL_CAPTION
 from analysis.intervals import fmt_interval, wilson
-from analysis.roles import MODE_ORDER, optimise_away, varied_keys
+from analysis.roles import optimise_away, varied_keys
 from study import spreadsheet
+from study.config import MODES, PAPER_MODELS  # the paper's row orders
 from study.formatting import format_value
 
 TASK_ORDER = ("material", "type", "artist")
-MODEL_ORDER = ("xception", "inception_v3", "resnet50", "vgg19")  # the paper's row order
 MODE_LABEL = {"off_the_shelf": "off-the-shelf", "fine_tune": "fine-tune"}
 
 
@@ -141,7 +141,7 @@ def _sort(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Rows in the paper's order: tasks material, type, artist; models as in its Table 2; others sorted."""
     if frame.empty:
         return frame
-    preferred = {"task": TASK_ORDER, "model": MODEL_ORDER, "mode": MODE_ORDER}
+    preferred = {"task": TASK_ORDER, "model": PAPER_MODELS, "mode": MODES}
     sort_cols = []
     frame = frame.copy()
     for key in keys:
@@ -183,7 +183,7 @@ def paper_table(trials: pd.DataFrame, *, scientific=("task", "model", "mode"), n
     row_keys = [k for k in ("task", "model") if k in trials.columns] + extra
     row_keys += [k for k in used_weights(trials) if k not in row_keys]
     found = trials["mode"].dropna().tolist() if "mode" in trials else []
-    modes = ordered(list(MODE_ORDER) + found, MODE_ORDER)  # the paper's two columns always, then any other
+    modes = ordered(list(MODES) + found, MODES)  # the paper's two columns always, then any other
     published = reference.sabatelli2018_rijksmuseum()
     lookup = {(r.challenge, r.model): r for r in published.itertuples()}
 
@@ -197,7 +197,7 @@ def paper_table(trials: pd.DataFrame, *, scientific=("task", "model", "mode"), n
             cell = group[group["mode"] == m] if "mode" in group else group.iloc[0:0]
             mean, std, n = summarize(cell["test_acc"] if "test_acc" in cell else pd.Series(dtype=float))
             # the paper's number only beside the same collection, task and weights: never a demo or random-init row
-            same = ref is not None and m in MODE_ORDER and _comparable(cell)
+            same = ref is not None and m in MODES and _comparable(cell)
             paper = float(getattr(ref, m)) if same else math.nan
             n_test = n_test_of(cell)
             low, high = interval(mean, n_test)

@@ -16,8 +16,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from analysis.roles import MODE_ORDER, optimise_away
+from analysis.roles import optimise_away
 from analysis.tables import MODE_LABEL, TASK_ORDER, Table, fmt_num, ordered
+from study.config import MODES
 
 MIN_BACKBONES = 3
 
@@ -75,7 +76,7 @@ def imagenet_vs_transfer(trials: pd.DataFrame, *, scientific=(), nuisance=(), me
     fig = Figure(figsize=(5.5 * len(tasks), 4.5), layout="constrained")
     axes = fig.subplots(1, len(tasks), squeeze=False)[0]
     for ax, task in zip(axes, tasks):
-        for i, mode_ in enumerate(ordered(frame.loc[frame["task"] == task, "mode"].unique().tolist(), MODE_ORDER)):
+        for i, mode_ in enumerate(ordered(frame.loc[frame["task"] == task, "mode"].unique().tolist(), MODES)):
             group = frame[(frame["task"] == task) & (frame["mode"] == mode_)]
             rho = r.loc[(task, mode_), "pearson_r"] if r is not None else math.nan
             ax.scatter(group["imagenet_top1"], group["test_acc"], color=f"C{i}",

@@ -80,7 +80,7 @@ SPACE = register_space(
         ),
         scientific={"model": PAPER_MODELS, "mode": MODES, "weights": ("imagenet", SOURCE)},
         fixed={k: v for k, v in PAPER_RECIPE.items() if k != "weights"} | {"task": "material"},
-        demo=DEMO_BUDGET,
+        demo=DEMO_BUDGET.values,
         why={
             "model": "the five backbones of grid_paper",
             "mode": "off the shelf vs fine-tuned, on the target collection",

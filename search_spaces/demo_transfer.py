@@ -21,17 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from study.config import DEMO_BUDGET
+
 PACKAGED = "efficientnet_lite0"  # the backbone whose ImageNet weights are a package dependency
-# Its demo budget, in place of the paper backbones' 32 px, 3 epochs and patience 1:
-# - 128 px: ImageNet features need images that hold ImageNet-sized structure. A logistic probe on the
-#   400-image demo (`python -m study.bench.probe --sizes 96 128 160`, figures in that file) loses ~10
-#   points on `type` at 96 px and gains at most 2 at 160 px, which costs 1.6x.
-# - 6 epochs, patience 2: fine-tuning at the paper's SGD lr 1e-3 takes ~10 steps an epoch here, and
-#   after 3 epochs an ImageNet start is still at the majority class on `type` (val 0.46); it passes
-#   0.6 by epoch 5 and 0.7 by epoch 10 (measured, one trial, val_loss still falling). An epoch costs
-#   ~4 s on 2 cores (~11 s per trial with two trials sharing them), so 6 keeps the whole grid_paper
-#   demo under 5 minutes; early stopping ends a flat trial after 2 epochs without progress.
-PACKAGED_DEMO_BUDGET = {"image_size": 128, "max_epochs": 6, "patience": 2}
 
 
 def plan_baseline(cells: list[dict[str, Any]], base: dict[str, Any], overrides: dict[str, Any],
@@ -47,7 +39,7 @@ def plan_baseline(cells: list[dict[str, Any]], base: dict[str, Any], overrides: 
         rest = {k: v for k, v in cell.items() if k != "model"}
         if rest not in rests:
             rests.append(rest)
-    budget = {k: v for k, v in PACKAGED_DEMO_BUDGET.items() if k not in overrides}
+    budget = {k: v for k, v in DEMO_BUDGET.per_model[PACKAGED].items() if k not in overrides}  # its own demo budget
     added = []
     for rest in rests:
         # weights vary before head_fit: two trials that start together then extract their two different

@@ -16,7 +16,7 @@ SPACE = register_space(
         ),
         scientific={"model": PAPER_MODELS, "mode": MODES, "task": paper_tasks},
         fixed=PAPER_RECIPE,
-        demo=DEMO_BUDGET,
+        demo=DEMO_BUDGET.values,
         demo_baseline=True,
         demo_head_fit=True,
         why={

@@ -38,7 +38,7 @@ SPACE = register_space(
         ),
         scientific={"top_k": class_ladder, "model": PAPER_MODELS, "mode": MODES},
         fixed={**PAPER_RECIPE, "task": "artist"},
-        demo=DEMO_BUDGET,
+        demo=DEMO_BUDGET.values,
         demo_baseline=True,
         why={
             "top_k": "the number of classes kept: a halving ladder from the task's full count down to 2",

@@ -26,7 +26,7 @@ SPACE = register_space(
         },
         fixed={k: v for k, v in PAPER_RECIPE.items() if k not in ("lr", "weight_decay", "batch_size")}
         | {"task": "material"},
-        demo=DEMO_BUDGET,
+        demo=DEMO_BUDGET.values,
         why={
             "model": "the five backbones of grid_paper",
             "mode": "off the shelf vs fine-tuned",

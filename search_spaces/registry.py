@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from search_spaces.demo_transfer import plan_baseline
-from study.config import CONFIG_KEYS, MODES  # noqa: F401 (MODES: the spaces read it from here)
+from study.config import (CONFIG_KEYS, MODES, PAPER_MODELS, SAMPLERS,  # noqa: F401 (the spaces read them here)
+                          TrialConfig)
 from study.errors import StudyError
 
 PAPER_TASKS = ("material", "type", "artist")  # the Rijksmuseum tasks of Sabatelli et al. (2018)
-PAPER_MODELS = ("vgg19", "inception_v3", "xception", "resnet50", "alexnet")  # alexnet: the 2020 reproduction
 
 class UnknownSpaceError(StudyError, KeyError):
     def __str__(self) -> str:  # KeyError would quote the message
@@ -75,7 +75,7 @@ class Context:
     # (collection, root, task, min_per_class, split) -> number of classes left after the rare-class rule
     # under that split; label_pruning's ladder reads it. None: no collection at hand (a plan for display only).
     count_classes: Callable[[str, str, str, int, str], int] | None = None
-    sampler: str = "qmc"  # Optuna spaces: qmc (quasi-random, the default) | tpe
+    sampler: str = SAMPLERS[0]  # Optuna spaces: one of study.config.SAMPLERS
     # A space with takes_source: the second collection its first stage trains on (collection, data_root, task)
     source: dict[str, str] = field(default_factory=dict)
     # seed -> the folder of a demo collection painted with that seed, written on first use (the runner's;
@@ -247,7 +247,7 @@ def plan_grid(space: Space, ctx: Context) -> list[Stage]:
     for key in grid:
         base.pop(key, None)
     samples = space.demo_samples_per_cell if ctx.demo else space.samples_per_cell
-    max_t = int(base.get("max_epochs", 100)) + 1
+    max_t = int(base.get("max_epochs", TrialConfig.max_epochs)) + 1
     stage = Stage("", base, grid, search=search, samples_per_cell=samples if search else 1,
                   scheduler=space.scheduler, max_t=max_t)
     if ctx.demo and space.demo_baseline and "model" in grid and "weights" not in ctx.overrides:
@@ -261,7 +261,7 @@ def plan_grid(space: Space, ctx: Context) -> list[Stage]:
                 base[key] = stage.cells[0][key]
                 for cell in stage.cells:
                     del cell[key]
-        stage.max_t = max(int(c.get("max_epochs", 100)) for c in stage.trial_configs()) + 1
+        stage.max_t = max(int(c.get("max_epochs", TrialConfig.max_epochs)) for c in stage.trial_configs()) + 1
     return [stage]
 
 

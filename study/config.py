@@ -10,8 +10,10 @@ per-mode defaults and rejects what no trial could run, before any work starts.
 
 This file holds every default of the project, each once: the trial's (TrialConfig), the optimiser's
 per mode (PAPER_OPTIMIZER, OPTIMIZER_DEFAULTS), the paper's recipe a study holds fixed (PAPER_RECIPE,
-read from TrialConfig) and the demo budget (DEMO_BUDGET, DEMO_IMAGES). Search spaces, the runner and
-analysis read them from here; nothing restates one. Pure Python on purpose: analysis imports it.
+read from TrialConfig), the paper's backbones (PAPER_MODELS), the Optuna sampler (SAMPLERS) and the
+demo budget (DEMO_BUDGET). Search spaces, the runner and analysis read them from here; a function
+whose argument defaults to one of them takes None and fills it from here. The collection names are
+the data layer's readers (study.data.list_collections()). Pure Python on purpose: analysis imports it.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, get_args, get_type_hints
 
 from study.errors import StudyError
 
@@ -29,13 +33,16 @@ MODES = ("off_the_shelf", "fine_tune")
 HEAD_FITS = ("optimizer", "logistic")
 OPTIMIZERS = ("rmsprop", "sgd", "adamw")
 MONITORS = {"val_loss": "min", "val_acc": "max"}  # the monitored metric and which way is better
-COLLECTIONS = ("rijksmuseum", "imet", "folder", "csv", "demo")
+# Sabatelli et al. (2018)'s backbones in their Table 2's row order, then alexnet (the 2020 reproduction's):
+# the grid order of the spaces that compare them and the row order of the report's tables.
+PAPER_MODELS = ("xception", "inception_v3", "resnet50", "vgg19", "alexnet")
+SAMPLERS = ("qmc", "tpe")  # Optuna spaces: qmc (quasi-random, the default) | tpe
 
 
 @dataclass(frozen=True)
 class TrialConfig:
     # --- what is learned from what
-    collection: str = "demo"  # rijksmuseum | imet | folder | csv | demo (docs/contracts.md, Collections)
+    collection: str = "demo"  # a name from study.data.list_collections() (docs/contracts.md, Collections)
     data_root: str = ""  # the collection's folder; "" with collection=demo: the embedded demo, made on first use
     task: str = "material"  # one labelling of the collection: material/type/artist, an iMet category, ...
     model: str = "resnet50"  # a name from study.trial.models.list_models()
@@ -104,16 +111,42 @@ PAPER_RECIPE_KEYS = ("weights", "optimizer", "momentum", "nesterov", "lr", "weig
                      "min_per_class", "top_k", "split", "split_seed", "seed")
 PAPER_RECIPE: dict[str, Any] = {key: getattr(TrialConfig, key) for key in PAPER_RECIPE_KEYS}
 
-# The demo budget (no --data: the synthetic demo collection on a laptop CPU), sized so the whole
-# `grid_paper` (30 trials, report included) ends in about ten minutes on two CPU cores. Fine-tuning
-# dominates: on one core an epoch over ~300 training images at these sizes costs ~15 s (vgg19 at
-# 32 px) to ~25 s (xception at its minimum 71 px), so 15 fine-tuned trials x 3 epochs is ~7 core-minutes.
-# Hence 400 images (the demo generator's long-tailed classes still leave 11-18 classes a task),
-# 32 px raised to each backbone's minimum input size (alexnet 63, xception 71, inception_v3 75),
-# at most 3 epochs and a patience of 1.
-DEMO_BUDGET: dict[str, Any] = {"image_size": 32, "max_epochs": 3, "patience": 1}
-DEMO_IMAGES = 400  # the demo collection a run without --data writes (and reuses) in the cache folder
-_TYPES: dict[str, Any] = {f.name: f.type for f in dataclasses.fields(TrialConfig)}
+
+
+@dataclass(frozen=True)
+class DemoBudget:
+    """The demo budget (no --data: the synthetic demo collection on a laptop CPU): the demo collection's
+    size and the config values that replace the paper's budget, sized so the whole `grid_paper` (report
+    included) ends in minutes on two CPU cores.
+
+    Paper backbones (`values`): fine-tuning dominates. On one core an epoch over ~300 training images at
+    these sizes costs ~15 s (vgg19 at 32 px) to ~25 s (xception at its minimum 71 px), so 15 fine-tuned
+    trials x 3 epochs is ~7 core-minutes. Hence 400 images (the demo generator's long-tailed classes
+    still leave 11-18 classes a task), 32 px raised to each backbone's minimum input size (alexnet 63,
+    xception 71, inception_v3 75), at most 3 epochs and a patience of 1.
+
+    efficientnet_lite0 (`per_model`), whose ImageNet weights install with artstudy and which the demo runs
+    where the paper's files are missing (search_spaces/demo_transfer.py), gets its own values:
+    - 128 px: ImageNet features need images that hold ImageNet-sized structure. A logistic probe on the
+      400-image demo (`python -m study.bench.probe --sizes 96 128 160`, figures in that file) loses ~10
+      points on `type` at 96 px and gains at most 2 at 160 px, which costs 1.6x.
+    - 6 epochs, patience 2: fine-tuning at the paper's SGD lr 1e-3 takes ~10 steps an epoch here, and
+      after 3 epochs an ImageNet start is still at the majority class on `type` (val 0.46); it passes
+      0.6 by epoch 5 and 0.7 by epoch 10 (one trial, val_loss still falling). An epoch costs ~4 s on
+      2 cores (~11 s per trial with two trials sharing them), so 6 keeps the whole grid_paper demo
+      under 5 minutes; early stopping ends a flat trial after 2 epochs without progress.
+    """
+
+    images: int = 400  # the demo collection (study.data.ensure_demo: written once into the cache folder)
+    values: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({"image_size": 32, "max_epochs": 3, "patience": 1}))
+    per_model: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType(
+        {"efficientnet_lite0": MappingProxyType({"image_size": 128, "max_epochs": 6, "patience": 2})}))
+
+
+DEMO_BUDGET = DemoBudget()
+# Each key's type, as the annotations name them ("str | None" read as str | None)
+_TYPES: dict[str, Any] = get_type_hints(TrialConfig)
 
 
 class ConfigError(StudyError, ValueError):
@@ -131,7 +164,8 @@ def parse_split(text: str) -> tuple[float, float, float]:
         parts = ()
     if (len(parts) != 3 or not all(math.isfinite(p) and p >= 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6
             or parts[0] <= 0):
-        raise ConfigError(f"split={text!r}: give three fractions train,val,test that sum to 1, e.g. 0.8,0.1,0.1")
+        raise ConfigError(f"split={text!r}: give three fractions train,val,test that sum to 1, "
+                          f"e.g. {TrialConfig.split}")
     return parts  # type: ignore[return-value]
 
 
@@ -142,8 +176,8 @@ NULLS = ("none", "null")
 # Seeds feed numpy (which takes 0 .. 2**32-1) and torch generators seeded with seed * 1_000_003 + epoch
 # (study/trial/transforms.py), which must stay below 2**63.
 SEED_MAX = 2**32 - 1
-_ALLOWED = {"int": "a whole number, e.g. 3", "float": "a finite number, e.g. 0.001",
-            "bool": "true or false (also 1/0, yes/no, on/off)", "str": "text"}
+_ALLOWED = {int: "a whole number, e.g. 3", float: "a finite number, e.g. 0.001",
+            bool: "true or false (also 1/0, yes/no, on/off)", str: "text"}
 
 
 def _to_int(value: Any) -> int:
@@ -185,9 +219,9 @@ def coerce_value(key: str, value: Any) -> Any:
     with one line naming the key, the value and what the key takes."""
     if key not in _TYPES:
         raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(CONFIG_KEYS)}")
-    kind = _TYPES[key]
-    nullable = "None" in kind
-    base = kind.replace(" | None", "")
+    kinds = get_args(_TYPES[key]) or (_TYPES[key],)  # (float, NoneType) for `float | None`
+    nullable = type(None) in kinds
+    base = next(kind for kind in kinds if kind is not type(None))
     if nullable and isinstance(value, str) and value.strip().lower() in NULLS:
         value = None
     if value is None:
@@ -195,15 +229,15 @@ def coerce_value(key: str, value: Any) -> Any:
             return None
         raise ConfigError(f"{key} cannot be empty: give {_ALLOWED[base]}")
     try:
-        if base == "bool":
+        if base is bool:
             return _to_bool(value)
-        if base == "int":
+        if base is int:
             return _to_int(value)
-        if base == "float":
+        if base is float:
             return _to_float(value)
         return str(value)
     except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{key}={value!r} is not a valid {base}: give {_ALLOWED[base]}") from None
+        raise ConfigError(f"{key}={value!r} is not a valid {base.__name__}: give {_ALLOWED[base]}") from None
 
 
 def resolve_config(overrides: dict[str, Any] | None = None) -> TrialConfig:
@@ -227,8 +261,6 @@ def resolve_config(overrides: dict[str, Any] | None = None) -> TrialConfig:
 
 
 def _check(cfg: TrialConfig) -> None:
-    if cfg.collection not in COLLECTIONS:
-        raise ConfigError(f"collection={cfg.collection!r}; choose one of {', '.join(COLLECTIONS)}")
     if cfg.monitor not in MONITORS:
         raise ConfigError(f"monitor={cfg.monitor!r}; choose one of {', '.join(MONITORS)}")
     parse_split(cfg.split)

@@ -45,14 +45,15 @@ def test_the_papers_recipe_is_the_trial_configs_defaults():
     defaults = TrialConfig()
     assert PAPER_RECIPE and all(getattr(defaults, k) == v for k, v in PAPER_RECIPE.items())
     assert PAPER_RECIPE["lr"] == 1e-3 and PAPER_RECIPE["patience"] == 7 and PAPER_RECIPE["batch_size"] == 32
-    assert all(DEMO_BUDGET[k] < getattr(defaults, k) for k in ("max_epochs", "patience"))
+    for budget in (DEMO_BUDGET.values, *DEMO_BUDGET.per_model.values()):  # the demo's, and a backbone's own
+        assert all(budget[k] < getattr(defaults, k) for k in ("max_epochs", "patience"))
 
 
 def test_spaces_and_analysis_read_the_declaration_not_a_copy():
     from analysis.roles import DEFAULTS
     from search_spaces import get_space
 
-    assert get_space("grid_paper").fixed is PAPER_RECIPE and get_space("grid_paper").demo is DEMO_BUDGET
+    assert get_space("grid_paper").fixed is PAPER_RECIPE and get_space("grid_paper").demo is DEMO_BUDGET.values
     assert all(getattr(TrialConfig, k) == v for k, v in DEFAULTS.items())
 
 
@@ -120,3 +121,32 @@ def test_weights_none_is_random_initialisation_and_none_resets_only_nullable_key
     assert parse_sets(["optimizer=none", "momentum=null"]) == {"optimizer": None, "momentum": None}
     assert resolve_config(parse_sets(["mode=fine_tune", "optimizer=None"])).optimizer == "sgd"
     assert parse_sets(["task=none"]) == {"task": "none"}  # a string key keeps the word
+
+
+def test_each_default_is_declared_once():
+    """What `grep` checks, for literals: each single-source constant's value is written in study/config.py
+    and in no other module of the package (a docstring may quote it; code may not restate it)."""
+    import ast
+    from pathlib import Path
+
+    from study.config import HEAD_FITS, MODES, PAPER_MODELS, SAMPLERS
+
+    wanted = {"MODES": MODES, "HEAD_FITS": HEAD_FITS, "PAPER_MODELS": PAPER_MODELS, "SAMPLERS": SAMPLERS,
+              "split": TrialConfig.split, "split fractions": (0.8, 0.1, 0.1),
+              "demo budget": dict(DEMO_BUDGET.values)}
+    root = Path(__file__).resolve().parents[1]
+    found: dict[str, list[str]] = {name: [] for name in wanted}
+    for path in sorted(p for top in ("study", "search_spaces", "analysis") for p in (root / top).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, (ast.Tuple, ast.List, ast.Dict, ast.Constant)):
+                continue
+            try:
+                value = ast.literal_eval(node)
+            except ValueError:
+                continue
+            for name, declared in wanted.items():
+                if type(value) is type(declared) and value == declared:
+                    found[name].append(f"{path.relative_to(root)}:{node.lineno}")
+    assert TrialConfig.split == ",".join(map(str, wanted["split fractions"]))  # the split, as a tuple
+    assert found.pop("split fractions") == [], "the default split restated as a tuple"
+    assert all(len(places) == 1 and places[0].startswith("study/config.py:") for places in found.values()), found

@@ -2,12 +2,14 @@
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from threadpoolctl import threadpool_limits
 
+from study.config import DemoBudget
 from study.data import load_images, prepare_task, read_collection, summarize, write_demo
 from study.data import demo as demo_module
 from study.data.demo import sample_labels
@@ -96,7 +98,7 @@ def test_write_demo_replaces_an_earlier_demo(tmp_path):
 
 
 def test_ensure_demo_writes_once_and_read_collection_uses_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(demo_module, "DEFAULT_IMAGES", 12)
+    monkeypatch.setattr(demo_module, "DEMO_BUDGET", DemoBudget(images=12))
     first = demo_module.ensure_demo(tmp_path)
     written = (first / "demo.json").stat().st_mtime_ns
     assert demo_module.ensure_demo(tmp_path) == first and (first / "demo.json").stat().st_mtime_ns == written
@@ -104,10 +106,23 @@ def test_ensure_demo_writes_once_and_read_collection_uses_it(tmp_path, monkeypat
     assert collection.name == "demo" and collection.root == first.resolve() and len(collection) == 12
 
 
+def test_the_runner_and_the_reader_share_one_cached_demo(tmp_path, monkeypatch):
+    from study.run.planning import demo_root
+
+    monkeypatch.setenv("ARTSTUDY_CACHE", str(tmp_path))
+    monkeypatch.setattr(demo_module, "DEMO_BUDGET", DemoBudget(images=12))
+    root = demo_root(0)
+    assert read_collection("demo").root == demo_module.ensure_demo().resolve() == Path(root).resolve()
+    source = demo_root(1)  # cross_collection's source: another seed, another folder beside it
+    assert json.loads((Path(source) / "demo.json").read_text())["seed"] == 1 and source != root
+    folders = sorted(p.name for p in (tmp_path / "demo").iterdir() if p.is_dir())
+    assert folders == sorted([Path(root).name, Path(source).name])
+
+
 @pytest.mark.parametrize("change", ["titles", "painter"])
 def test_a_changed_generator_writes_a_new_cached_demo(tmp_path, monkeypatch, change):
     """The cached demo's folder is named by what the generator writes, not by a number someone must bump."""
-    monkeypatch.setattr(demo_module, "DEFAULT_IMAGES", 12)
+    monkeypatch.setattr(demo_module, "DEMO_BUDGET", DemoBudget(images=12))
     old = demo_module.ensure_demo(tmp_path)
     if change == "titles":
         monkeypatch.setattr(demo_module, "TITLES", ["Zonder titel"])

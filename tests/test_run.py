@@ -99,6 +99,8 @@ EARLY = {
     "wrong type": (["--space", "smoke", "--set", "max_epochs=lots"], "max_epochs='lots' is not a valid int"),
     "overflow": (["--space", "smoke", "--set", "max_epochs=1e400"], "max_epochs='1e400' is not a valid int"),
     "not a number": (["--space", "smoke", "--set", "lr=nan"], "lr='nan' is not a valid float: give a finite number"),
+    "unknown collection": (["--space", "smoke", "--data", "TMP", "--collection", "wikiart"],
+                           "invalid choice: 'wikiart' (choose from 'rijksmuseum', 'imet', 'folder', 'csv', 'demo')"),
     "not that collection": (["--space", "smoke", "--data", "TMP", "--collection", "rijksmuseum"],
                             "is not a rijksmuseum collection"),
 }

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "DROP_KEYS": "collection", "Collection": "collection", "DataError": "collection",
-    "DEFAULT_IMAGES": "demo", "ensure_demo": "demo", "write_demo": "demo",
+    "ensure_demo": "demo", "write_demo": "demo",
     "decode_resized": "decode", "load_images": "images",
     "list_collections": "registry", "read_collection": "registry",
     "TaskData": "split", "prepare_task": "split", "split_sizes": "split",
@@ -37,7 +37,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # what linters and IDEs see
     from study.data.collection import DROP_KEYS, Collection, DataError
     from study.data.decode import decode_resized
-    from study.data.demo import DEFAULT_IMAGES, ensure_demo, write_demo
+    from study.data.demo import ensure_demo, write_demo
     from study.data.images import load_images
     from study.data.registry import list_collections, read_collection
     from study.data.split import TaskData, prepare_task, split_sizes

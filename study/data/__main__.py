@@ -1,6 +1,6 @@
 """Command line of the data layer.
 
-    python -m study.data demo --out /tmp/demo [--images 1200] [--seed 0]
+    python -m study.data demo --out /tmp/demo [--images N] [--seed 0]
     python -m study.data summary --collection rijksmuseum --root /tmp/demo [--task material]
                                  [--min-per-class N] [--top-k K] [--split-seed S] [--json]
 
@@ -19,8 +19,8 @@ from study.errors import StudyError, exit_on_error
 
 
 def _parser() -> argparse.ArgumentParser:
-    from study.config import COLLECTIONS
-    from study.data.demo import DEFAULT_IMAGES
+    from study.config import DEMO_BUDGET, TrialConfig
+    from study.data.registry import list_collections
 
     parser = argparse.ArgumentParser(
         prog="python -m study.data",
@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
                     "with material, type and artist labels. The same seed gives byte-identical files. "
                     "Read it back with: summary --collection rijksmuseum --root DIR")
     demo.add_argument("--out", required=True, help="folder to write (new, empty, or an earlier demo to replace)")
-    demo.add_argument("--images", type=int, default=DEFAULT_IMAGES, help=f"number of records/images (default: {DEFAULT_IMAGES})")
+    demo.add_argument("--images", type=int, default=DEMO_BUDGET.images,
+                      help=f"number of records/images (default: {DEMO_BUDGET.images}, the demo budget's)")
     demo.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")
 
     summary = commands.add_parser(
@@ -45,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                     "images to occur in every split). The first run decodes each labelled image once to "
                     "check it; later runs reuse those verdicts.")
     summary.add_argument("--collection", required=True, metavar="C",
-                         help=f"collection kind: {', '.join(COLLECTIONS)}")
+                         help=f"collection kind: {', '.join(list_collections())}")
     summary.add_argument("--root", default="", help="the collection's folder (optional for demo: the embedded one)")
     summary.add_argument("--task", default=None, help="one task (default: all of the collection's tasks)")
     summary.add_argument("--min-per-class", type=int, default=0, metavar="N",
@@ -53,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--top-k", type=int, default=0, metavar="K",
                          help="keep the K most frequent classes (default: 0 = off)")
     summary.add_argument("--split-seed", type=int, default=0, metavar="S", help="which split (default: 0)")
-    summary.add_argument("--split", default="0.8,0.1,0.1", help="train,val,test fractions (default: 0.8,0.1,0.1)")
+    summary.add_argument("--split", default=TrialConfig.split,
+                         help=f"train,val,test fractions (default: {TrialConfig.split})")
     summary.add_argument("--cache-dir", default=None, help="where readability verdicts are kept "
                                                             "(default: $ARTSTUDY_CACHE or ~/.cache/artstudy)")
     summary.add_argument("--json", action="store_true", help="print the summary as one JSON object")

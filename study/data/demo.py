@@ -1,6 +1,6 @@
 """The embedded demo collection: a synthetic Rijksmuseum in miniature, made on this machine.
 
-    python -m study.data demo --out /tmp/demo [--images 1200] [--seed 0]
+    python -m study.data demo --out /tmp/demo [--images N] [--seed 0]
 
 It has the Rijksmuseum Challenge layout (`jpg2/<id>.jpg`, `xml2/<id>.xml` Dublin Core records, ids
 like `0000001_SK-A-4878`), so the rijksmuseum reader reads it and every rule of docs/contracts.md applies.
@@ -8,8 +8,8 @@ Labels are long-tailed like the real ones (a few large classes, many small ones,
 small that the rare-class rule drops them, ~18 % anonymous makers), and the records vary as museum
 exports do: namespaces declared on different elements, several dc:format/dc:type/dc:creator, Dutch
 and English prefixes, role prefixes. Images are 96-128 px JPEGs that carry each task's class (see
-demo_paint.py). The same seed gives byte-identical files. ~1,200 images keeps the whole `grid_paper`
-study (30 trials) near ten minutes on two CPU cores.
+demo_paint.py). The same seed gives byte-identical files. Its size by default is the demo budget's
+(study.config.DEMO_BUDGET.images), whose runs read the one cached copy ensure_demo writes.
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ from filelock import FileLock
 from PIL import Image
 
 from study.atomic import full_disk_is_an_error
-from study.config import default_cache_dir
+from study.config import DEMO_BUDGET, default_cache_dir
 from study.data.collection import DataError, writable_folder
 from study.data.demo_paint import paint
 from study.data.parallel import check_not_bootstrapping
 
 VERSION = 1  # bump when the output changes, so ensure_demo rebuilds instead of reusing an old demo
-DEFAULT_IMAGES = 1200
 MARKER = "demo.json"
 FINGERPRINT_RECORDS = 24  # records hashed byte for byte into the cached demo's folder name (see fingerprint)
 
@@ -158,7 +157,7 @@ def _record(seed: int, i: int, labels: tuple) -> tuple[str, str, bytes]:
     return f"{i + 1:07d}_{identifier}", xml, buffer.getvalue()
 
 
-def fingerprint(images: int = DEFAULT_IMAGES, seed: int = 0) -> str:
+def fingerprint(images: int, seed: int = 0) -> str:
     """A short hash of what write_demo(images, seed) would write: every label, and the first
     FINGERPRINT_RECORDS records byte for byte (~0.1 s). It names the cached demo's folder, so a change
     to the generator (its class lists, styles, painter, or Pillow's JPEG encoder) writes a new demo
@@ -172,9 +171,11 @@ def fingerprint(images: int = DEFAULT_IMAGES, seed: int = 0) -> str:
     return digest.hexdigest()[:12]
 
 
-def write_demo(out: Path, images: int = DEFAULT_IMAGES, seed: int = 0) -> Path:
-    """Write a demo collection of `images` records to `out` (created; an earlier demo there is replaced)."""
+def write_demo(out: Path, images: int | None = None, seed: int = 0) -> Path:
+    """Write a demo collection of `images` records (None: the demo budget's) to `out` (created; an
+    earlier demo there is replaced)."""
     out = Path(out)
+    images = DEMO_BUDGET.images if images is None else images
     if images < 1 or seed < 0:
         raise DataError(f"--images must be at least 1 and --seed at least 0, got {images} and {seed}")
     if out.exists() and not (out / MARKER).is_file() and (not out.is_dir() or any(out.iterdir())):
@@ -215,13 +216,15 @@ def _replace(new: Path, out: Path) -> None:
         os.replace(new, out)
 
 
-def ensure_demo(cache_dir: str | Path | None = None) -> Path:
-    """The default demo (seed 0) in the cache folder, written on first use; safe when trials race for it."""
+def ensure_demo(cache_dir: str | Path | None = None, seed: int = 0, images: int | None = None) -> Path:
+    """The demo painted with `seed` (`images` records, None: the demo budget's) in the cache folder,
+    written on first use; safe when trials race for it."""
     check_not_bootstrapping()  # before the lock, which a re-imported script's worker would wait on forever
+    images = DEMO_BUDGET.images if images is None else images
     base = Path(cache_dir or default_cache_dir()) / "demo"
-    out = base / f"v{VERSION}-{fingerprint(DEFAULT_IMAGES, 0)}-seed0-{DEFAULT_IMAGES}"
+    out = base / f"v{VERSION}-{fingerprint(images, seed)}-seed{seed}-{images}"
     writable_folder(base, "the demo collection")
     with FileLock(str(out) + ".lock"):
         if not (out / MARKER).is_file():
-            write_demo(out, DEFAULT_IMAGES, seed=0)
+            write_demo(out, images, seed=seed)
     return out

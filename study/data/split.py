@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from study.config import parse_split
+from study.config import TrialConfig, parse_split
 from study.data.collection import DROP_KEYS, RECORD_REASONS, Collection, DataError
 from study.data.readable import readable
 
@@ -65,7 +65,10 @@ def split_keys(collection: Collection, rows: np.ndarray, split_seed: int) -> pd.
 
 
 def fractions_of(split) -> tuple[float, float, float]:
-    """(train, val, test) from "0.8,0.1,0.1" or a 3-tuple; ConfigError when they do not sum to 1."""
+    """(train, val, test) from text such as TrialConfig.split, a 3-tuple or None (TrialConfig.split);
+    ConfigError when they do not sum to 1."""
+    if split is None:
+        split = TrialConfig.split
     return parse_split(split if isinstance(split, str) else ",".join(repr(float(f)) for f in split))
 
 
@@ -77,7 +80,7 @@ def readable_rows(collection: Collection, rows: np.ndarray, cache_dir: str | Pat
 
 
 def assign(collection: Collection, task: str, *, min_per_class: int = 0, top_k: int = 0,
-           split=(0.8, 0.1, 0.1), split_seed: int = 0, cache_dir: str | Path | None = None,
+           split=None, split_seed: int = 0, cache_dir: str | Path | None = None,
            verdicts: pd.Series | None = None, keys: pd.Series | None = None) -> TaskData:
     """Everything prepare_task does, without refusing an empty result (summary reports those as zeros).
 
@@ -131,7 +134,7 @@ def assign(collection: Collection, task: str, *, min_per_class: int = 0, top_k: 
 
 
 def prepare_task(collection: Collection, task: str, *, min_per_class: int = 0, top_k: int = 0,
-                 split=(0.8, 0.1, 0.1), split_seed: int = 0, cache_dir: str | Path | None = None) -> TaskData:
+                 split=None, split_seed: int = 0, cache_dir: str | Path | None = None) -> TaskData:
     """The task's labelled, readable, pruned and split images; DataError when fewer than two classes remain."""
     data = assign(collection, task, min_per_class=min_per_class, top_k=top_k, split=split,
                   split_seed=split_seed, cache_dir=cache_dir)

@@ -16,7 +16,7 @@ from study.data.split import assign, readable_rows, split_keys
 
 
 def summarize(collection: Collection, task: str | None = None, *, min_per_class: int = 0, top_k: int = 0,
-              split_seed: int = 0, split=(0.8, 0.1, 0.1), cache_dir: str | Path | None = None) -> dict:
+              split_seed: int = 0, split=None, cache_dir: str | Path | None = None) -> dict:
     """{"collection", "root", "tasks": {task: {images, classes, train, val, test, dropped}}}.
 
     With a task, DataError when nothing is left of it; for all tasks, only when nothing is left of any.

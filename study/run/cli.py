@@ -29,8 +29,9 @@ from typing import Any
 from search_spaces import Context, Space, Stage, get_space, list_spaces
 from search_spaces.demo_transfer import PACKAGED
 from study.run import experiment as exp
-from study.config import COLLECTIONS, CONFIG_KEYS, ConfigError, coerce_value
+from study.config import CONFIG_KEYS, SAMPLERS, ConfigError, coerce_value
 from study.contract import DEFAULT_STORAGE, MODEL_FILE, STUDY_FILE, StudyRecord
+from study.data import list_collections
 from study.errors import StudyError, exit_on_error
 from study.formatting import format_value
 from study.run.checkpoint_pace import DEFAULT_SHARE, check_share
@@ -55,7 +56,7 @@ def build_parser() -> Parser:
     p.add_argument("--space", required=True, choices=list_spaces(), help="the study to run")
     p.add_argument("--data", metavar="DIR", help="the collection's folder (default: the synthetic demo, "
                    "written on first use, and the demo budget)")
-    p.add_argument("--collection", choices=COLLECTIONS, help="the collection's layout (needed with --data)")
+    p.add_argument("--collection", choices=list_collections(), help="the collection's layout (needed with --data)")
     p.add_argument("--storage", default=DEFAULT_STORAGE, metavar="DIR",
                    help=f"where experiments go (default {DEFAULT_STORAGE}): a folder (shared by every node on a "
                    "cluster) or s3://...")
@@ -76,11 +77,11 @@ def build_parser() -> Parser:
                    help=f"the most of a trial's time its epoch checkpoints may take (default {DEFAULT_SHARE}): on short "
                    "epochs a trial skips checkpoints until it has trained that long since the last one, and a "
                    "crash replays the epochs after it; 1 checkpoints every epoch")
-    p.add_argument("--sampler", choices=("qmc", "tpe"), help="Optuna spaces (lr_sweep): quasi-random QMC "
-                   "(default) or TPE")
+    p.add_argument("--sampler", choices=SAMPLERS, help="Optuna spaces (lr_sweep): quasi-random QMC "
+                   f"or TPE (default {SAMPLERS[0]})")
     with_source = ", ".join(name for name in list_spaces() if get_space(name).takes_source)
     p.add_argument("--source-data", metavar="DIR", help=f"{with_source}: the source collection's folder")
-    p.add_argument("--source-collection", choices=COLLECTIONS, help=f"{with_source}: its layout")
+    p.add_argument("--source-collection", choices=list_collections(), help=f"{with_source}: its layout")
     p.add_argument("--source-task", metavar="T", help=f"{with_source}: the source task (default: the target's)")
     p.add_argument("--mlflow", nargs="?", const=MLFLOW_DEFAULT, metavar="TRACKING_URI", help="log every trial to "
                    f"MLflow (Ray's MLflowLoggerCallback; default store: ./{MLFLOW_DEFAULT}); needs the mlflow extra")
@@ -106,14 +107,14 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
 def experiment_options(args: argparse.Namespace) -> dict[str, Any]:
     """The options that define an experiment, normalised (resolved paths, typed --set values)."""
     if args.data and not args.collection:
-        raise ConfigError(f"--data needs --collection: one of {', '.join(COLLECTIONS)}")
+        raise ConfigError(f"--data needs --collection: one of {', '.join(list_collections())}")
     collection = args.collection or "demo"
     if collection != "demo" and not args.data:
         raise ConfigError(f"--collection {collection} needs --data DIR (the collection's folder)")
     if args.source_collection and args.source_collection != "demo" and not args.source_data:
         raise ConfigError(f"--source-collection {args.source_collection} needs --source-data DIR")
     if args.source_data and not args.source_collection:
-        raise ConfigError(f"--source-data needs --source-collection: one of {', '.join(COLLECTIONS)}")
+        raise ConfigError(f"--source-data needs --source-collection: one of {', '.join(list_collections())}")
     space = get_space(args.space)
     if not space.takes_source and (args.source_data or args.source_collection or args.source_task):
         with_source = [name for name in list_spaces() if get_space(name).takes_source]
@@ -130,7 +131,7 @@ def experiment_options(args: argparse.Namespace) -> dict[str, Any]:
         "collection": collection,
         "set": parse_sets(args.set),
         "seeds": args.seeds or 1,
-        "sampler": args.sampler or "qmc",
+        "sampler": args.sampler or SAMPLERS[0],
         "source_data": str(Path(args.source_data).expanduser().resolve()) if args.source_data else "",
         "source_collection": args.source_collection or ("demo" if not args.source_data else ""),
         "source_task": args.source_task or "",

@@ -138,8 +138,8 @@ def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: 
     # small classes the rare-class rule drops
     split = parse_split(stage.base.get("split", TrialConfig.split))
     for task in tasks:  # before pruning (label_pruning varies top_k); min_per_class is the space's
-        part = summarize(collection, task, min_per_class=int(stage.base.get("min_per_class", 0)),
-                         split_seed=int(stage.base.get("split_seed", 0)), split=split)
+        part = summarize(collection, task, min_per_class=int(stage.base.get("min_per_class", TrialConfig.min_per_class)),
+                         split_seed=int(stage.base.get("split_seed", TrialConfig.split_seed)), split=split)
         summary = part if summary is None else {**summary, "tasks": {**summary["tasks"], **part["tasks"]}}
     roles = stage.roles or planned_roles(space.roles, stage)
     optuna = space.search == "optuna"

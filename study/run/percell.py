@@ -20,6 +20,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from search_spaces.registry import Distribution, to_optuna
+from study.config import SAMPLERS
 
 
 def make_sampler(kind: str, seed: int):
@@ -53,12 +54,12 @@ class PickledWhole:
 
 class PerCellSearch(PickledWhole, Searcher):
     def __init__(self, cells: list[dict], space: dict[str, Distribution], samples_per_cell: int,
-                 metric: str | None = None, mode: str | None = None, sampler: str = "qmc", seed: int = 0):
+                 metric: str | None = None, mode: str | None = None, sampler: str | None = None, seed: int = 0):
         super().__init__(metric=metric, mode=mode)
         self._cells = [dict(c) for c in cells]
         self._space = dict(space)
         self._per_cell = int(samples_per_cell)
-        self._sampler = sampler
+        self._sampler = sampler or SAMPLERS[0]
         self._seed = int(seed)
         self._searchers: list[OptunaSearch | None] = [None] * len(self._cells)
         self._handed = [0] * len(self._cells)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from search_spaces import Context, Space, Stage
-from study.config import DEMO_IMAGES, ConfigError, parse_split, resolve_config
+from study.config import ConfigError, parse_split, resolve_config
 
 
 class Collections:
@@ -51,19 +51,11 @@ class Collections:
 
 
 def demo_root(seed: int = 0) -> str:
-    """The demo budget's collection: the synthetic demo with DEMO_IMAGES images, written once into the
-    cache folder (seed 1: cross_collection's source, a second collection painted in the same styles)."""
-    from filelock import FileLock
+    """The demo budget's collection: the synthetic demo of DEMO_BUDGET.images images, written once into
+    the cache folder (seed 1: cross_collection's source, a second collection painted in the same styles)."""
+    from study.data import ensure_demo
 
-    from study.config import default_cache_dir
-    from study.data import write_demo
-
-    root = default_cache_dir() / "demo" / f"budget-{DEMO_IMAGES}-seed{seed}"
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root) + ".lock"):
-        if not (root / "demo.json").is_file():  # the demo writer's marker: a whole collection
-            write_demo(root, images=DEMO_IMAGES, seed=seed)
-    return str(root)
+    return str(ensure_demo(seed=seed))
 
 
 def make_context(options: dict, collections: Collections) -> Context:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import sys
 
 from search_spaces.registry import Space, get_space, list_spaces
-from study.config import DEMO_IMAGES
+from study.config import DEMO_BUDGET
 from study.contract import DEFAULT_STORAGE
 from study.run.experiment import default_name
+
 
 
 def _values(space: Space, key: str) -> str:
@@ -125,7 +126,7 @@ def readme(demo_counts: dict[str, int] | None = None) -> str:
     parts = ["## Recipes: one per study", "",
              "Each recipe below is generated from its space's declaration in `search_spaces/` "
              "(`python -m study.run.recipes`). Run a recipe's first command as is for the demo "
-             f"({DEMO_IMAGES} synthetic images in the Rijksmuseum layout, and a demo budget it prints); point `--data` at a real "
+             f"({DEMO_BUDGET.images} synthetic images in the Rijksmuseum layout, and a demo budget it prints); point `--data` at a real "
              "collection for the paper's budget. `--dry-run` lists the trials without running them.", ""]
     for name in list_spaces(by_name=False):
         parts.append(recipe(get_space(name), demo_counts.get(name)))

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from search_spaces import Space, Stage
+from study.config import TrialConfig
 from study.run import experiment as exp
 from study.run.checkpoint_pace import DEFAULT_SHARE
 
@@ -84,7 +85,7 @@ def scheduler_callbacks(scheduler) -> list:
     return [KeepSchedulerState(scheduler)] if isinstance(scheduler, PerCellASHA) else []
 
 
-def search_setup(space: Space, stage: Stage, sampler: str = "qmc"):
+def search_setup(space: Space, stage: Stage, sampler: str | None = None):
     """Ray's param_space, search algorithm, scheduler and sample count for one stage."""
     from ray import tune
 
@@ -94,7 +95,7 @@ def search_setup(space: Space, stage: Stage, sampler: str = "qmc"):
 
         cells = stage.cell_list()
         search = PerCellSearch(cells, stage.search, stage.samples_per_cell, sampler=sampler,
-                               seed=int(base.get("seed", 0)))
+                               seed=int(base.get("seed", TrialConfig.seed)))
         scheduler = None
         if stage.scheduler == "asha":
             scheduler = PerCellASHA(list(cells[0]) if cells else [], max_t=stage.max_t)

@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, top_k_accuracy_score
 from torch import nn
 
+from study.config import TrialConfig
+
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 Prepare = Callable[[torch.Tensor], torch.Tensor]
 
@@ -184,13 +186,14 @@ def clone_state(state: Any) -> Any:
 class EarlyStopping:
     """Stop after `patience` epochs in a row without a strictly better monitored value; keep the best weights.
 
-    patience=0 stops at the first epoch that does not improve. The first epoch always counts as the
-    best so far, so there is a best state to test even when every value is NaN.
+    patience=0 stops at the first epoch that does not improve (None: TrialConfig.patience). The first
+    epoch always counts as the best so far, so there is a best state to test even when every value is NaN.
     """
 
-    def __init__(self, mode: str = "min", patience: int = 7) -> None:
+    def __init__(self, mode: str = "min", patience: int | None = None) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"mode={mode!r}; choose min or max")
+        patience = TrialConfig.patience if patience is None else patience
         self.mode, self.patience = mode, patience
         self.best_value: float | None = None
         self.best_epoch = 0

@@ -24,13 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from study.config import MODES
 from study.trial import weights as weights_mod
 from study.trial.backbones import BackboneInfo, ModelError, build_backbone, get_info, input_size, list_models, register_model
 
 __all__ = ["MODES", "BackboneInfo", "ModelError", "TransferModel", "backbone_blocks_check", "check_mode", "get_info",
            "get_model", "input_size", "list_models", "load_model", "register_model", "set_mode"]
-
-MODES = ("off_the_shelf", "fine_tune")
 
 
 class TransferModel(nn.Module):
