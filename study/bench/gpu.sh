@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The bench on one GPU, as one prepared script of a few minutes (unmeasured so far: no GPU was lent
-# to the session that wrote it). Run from the repository root with the venv active:
+# The bench on one GPU, as one prepared script of a few minutes (rows a and d and the backbone speeds were
+# measured on an H200: docs/performance.md; its Ray rows need Ray there). Run from the repository root with the venv active:
 #
 #     OUT=/tmp/gpu-bench bash study/bench/gpu.sh
 #
