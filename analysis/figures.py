@@ -21,6 +21,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from analysis import reference
 from analysis.intervals import wilson
+from analysis.labels import weights_label
 from analysis.roles import direction
 from analysis.tables import TASK_ORDER, _sort, ordered, scale
 from study.config import HEAD_FITS, MODES, PAPER_MODELS
@@ -41,7 +42,8 @@ def _colours(models) -> dict:
 def series_label(model, mode, *extra) -> str:
     """How a model x mode line is named in legends: 'resnet50, fine-tune' (+ its weights, and its head fit
     as 'head: logistic', where they vary)."""
-    named = [f"head: {v}" if v in HEAD_FITS else format_value(v) for v in extra]
+    named = [f"head: {v}" if v in HEAD_FITS else weights_label(v) if isinstance(v, str) else format_value(v)
+             for v in extra]
     return ", ".join([str(model), str(mode).replace("_", "-"), *named])
 
 
@@ -312,7 +314,10 @@ def grid_heatmap(trials: pd.DataFrame, rows, cols: str, metric: str = "test_acc"
     if done.empty or cols not in done or metric not in done:
         return _empty(f"no trial reports {metric} yet")
     factor = scale(metric)
-    work = done.assign(_row=done[rows].map(format_value).agg(", ".join, axis=1) if rows else "all",
+    named = done[rows].map(lambda v: weights_label(v) if isinstance(v, str) else format_value(v))
+    if "weights" in rows and "weights_used" in done:  # what a row's trials started from, not what they asked for
+        named["weights"] = done["weights_used"].where(done["weights_used"].notna(), done["weights"]).map(weights_label)
+    work = done.assign(_row=named.agg(", ".join, axis=1) if rows else "all",
                        _col=done[cols].map(format_value), _v=pd.to_numeric(done[metric], errors="coerce") * factor)
     table = work.pivot_table(index="_row", columns="_col", values="_v", aggfunc="mean", sort=False)
     preferred = {"mode": MODES, "model": PAPER_MODELS, "task": TASK_ORDER}

@@ -80,8 +80,8 @@ def _tag(config: dict, varied: list[str]) -> str:
     parts = []
     for key in varied:
         value = config.get(key)
-        parts.append(f"{key}={value:.4f}" if isinstance(value, float) else f"{key}={value}")
-    return ",".join(parts)
+        parts.append(f"{key}={value:.4f}" if isinstance(value, float) else f"{key}={value}".replace("/", "_"))
+    return ",".join(parts)[:100]  # Ray shortens a long tag too
 
 
 def _ray_row(metrics: dict, *, i: int, trial_id: str, config: dict, done: bool, checkpoint: bool) -> dict:
