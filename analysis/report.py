@@ -22,7 +22,7 @@ from analysis.blocks import Bullets, Call, Code, FigureBlock, Heading, Para, Ref
 from analysis.errors import AnalysisError
 from analysis.load import Experiment, load_experiment
 from analysis.report_predictions import extend_plan, findings_blocks
-from analysis.roles import REPLICATE_KEYS, varied_keys
+from analysis.roles import REPLICATE_KEYS, declared_bounds, varied_keys
 from study import atomic, spreadsheet  # pure Python: no torch, no Ray
 from study.contract import REPORT_DIR
 from study.formatting import format_value
@@ -206,27 +206,32 @@ def _nuisance_blocks(exp: Experiment) -> list:
     if not sweep or exp.metric not in trials:
         return []
     call = Call("figures", "slice_plots", (Ref("trials"), list(sweep)), {
-        "metric": exp.metric, "mode": exp.mode, "by": [k for k in varied_keys(trials, roles.scientific)]})
+        "metric": exp.metric, "mode": exp.mode, "by": [k for k in varied_keys(trials, roles.scientific)],
+        "bounds": declared_bounds(exp.study)})
     return [FigureBlock(
         "slices", "Nuisance hyperparameters",
         f"`{exp.metric}` at each trial's best epoch against each nuisance hyperparameter, one point per "
-        "trial, a colour per scientific combination. A red ring marks a best value (mean over seeds) at the "
-        "lowest or highest value tried: the range should be widened there before the comparison is trusted.",
+        "trial, a colour per scientific combination. A red ring marks a best value (mean over seeds) that lies "
+        "in the outer tenth of the declared search range (on its log scale for a log-uniform key; for a grid, "
+        "between its lowest and highest values, of which it needs three) and is strictly better than every "
+        "value farther in; a tie for best is never flagged. There the range should be widened before the "
+        "comparison is trusted.",
         call), Para(_edge_text(exp, call))]
 
 
 def _edge_text(exp: Experiment, call: Call) -> str:
     from analysis.figures import edge_flags  # matplotlib: only once a report is written
 
-    flags = edge_flags(exp.trials, call.args[1], call.kwargs["metric"], call.kwargs["mode"], call.kwargs["by"])
+    flags = edge_flags(exp.trials, call.args[1], call.kwargs["metric"], call.kwargs["mode"], call.kwargs["by"],
+                       call.kwargs["bounds"])
     edge = flags[flags["at_edge"]]
     if flags.empty:
         return "No numeric nuisance hyperparameter took two values or more."
     if edge.empty:
-        return "Every numeric nuisance hyperparameter has its best value inside the range tried."
-    return "Best value at the edge of the range tried (widen it): " + "; ".join(
-        f"`{r.param}` = {format_value(r.best_value)} for {r.group} "
-        f"(tried {format_value(r.low)} … {format_value(r.high)})"
+        return "No numeric nuisance hyperparameter has a clear best in the outer tenth of its range."
+    return "Best value in the outer tenth of its range and better than every value farther in (widen it): " + \
+        "; ".join(f"`{r.param}` = {format_value(r.best_value)} for {r.group} "
+                  f"({'declared' if r.declared else 'tried'} {format_value(r.low)} … {format_value(r.high)})"
         for r in edge.itertuples()) + "."
 
 

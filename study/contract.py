@@ -156,6 +156,7 @@ class StudyRecord:
     options: dict[str, Any] | None = None  # the options that define the experiment (--resume reads them)
     sampler: str | None = None  # optuna spaces: qmc | tpe
     distributions: dict[str, str] | None = None  # optuna spaces: each searched key's distribution
+    bounds: dict[str, Any] | None = None  # optuna spaces: {key: {"kind": "loguniform", "low", "high"}}, the ranges
     source_experiment: str | None = None  # a second stage: the folder of the stage it depends on
     resumed: list[str] | None = None  # when --resume continued it
     finished: str | None = None  # when its last fit() returned
