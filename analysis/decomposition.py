@@ -76,7 +76,22 @@ def series_keys(best: pd.DataFrame, keys: list[str]) -> list[str]:
 def decomposition_frame(trials: pd.DataFrame, experiment, *, scientific=(), nuisance=(), metric: str = "val_loss",
                         mode: str = "min") -> pd.DataFrame:
     """One row per series and rung (the full rung included): classes, n_test, the accuracies (%) and kappas of
-    own, restricted and chance, and the gains (points) with their intervals; `problem` where none could be made."""
+    own, restricted and chance, and the gains (points) with their intervals; `problem` where none could be made.
+
+    Kept per experiment and selection while the trials stay as they are: the report's sentences, figure and
+    table draw on one computation (its bootstrap of kappa calls scikit-learn once per resample)."""
+    key = (str(experiment), tuple(scientific), tuple(nuisance), metric, mode,
+           tuple(map(tuple, trials[["trial", "status"]].astype(str).to_numpy())) if len(trials) else ())
+    if key not in _FRAMES:
+        _FRAMES.clear()  # one experiment at a time: the cache never grows past one
+        _FRAMES[key] = _frame(trials, experiment, scientific, nuisance, metric, mode)
+    return _FRAMES[key].copy()
+
+
+_FRAMES: dict = {}
+
+
+def _frame(trials, experiment, scientific, nuisance, metric, mode) -> pd.DataFrame:
     best = best_trials(trials, experiment, scientific=scientific, nuisance=nuisance, metric=metric, mode=mode)
     keys = cell_keys(trials, scientific)
     series = series_keys(best, keys)
