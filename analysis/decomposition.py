@@ -176,8 +176,9 @@ def dominant(row) -> str:
 def sentences(frame: pd.DataFrame) -> list[str]:
     """One sentence per series: at its smallest rung of two classes or more, which part of the gain dominates."""
     out = []
-    if frame.empty or "gain" not in frame:
+    if frame.empty:
         return out
+    frame = frame if "gain" in frame else frame.assign(gain=math.nan)  # no rung could be decomposed
     for name, group in frame.groupby("series", sort=False):
         rungs = group[(~group["full"]) & (group["classes"] >= 2) & group["gain"].notna()]
         if rungs.empty:

@@ -40,7 +40,8 @@ from analysis.findings import findings_frame  # noqa: E402
 from analysis.load import load_experiment  # noqa: E402
 from analysis.logits import Logits, read_logits, restrict  # noqa: E402
 from analysis.significance import holm  # noqa: E402
-from analysis.decomposition import decomposition_frame  # noqa: E402
+from analysis.decomposition import decomposition_frame, sentences  # noqa: E402
+from analysis.figures_pruning import pruning_decomposition  # noqa: E402
 
 
 def test_restricting_logits_takes_the_best_of_the_kept_columns_only():
@@ -118,3 +119,24 @@ def test_findings_compare_weights_on_shared_images_and_rungs_through_restricted_
     assert weights["sentence"] in report
     assert (pruning / "report" / "tables" / "pruning_decomposition.csv").exists()
     assert (pruning / "report" / "figures" / "pruning_decomposition.png").exists()
+
+
+def test_without_saved_logits_the_report_says_why_no_paired_test_applies(tmp_path):
+    exp_dir = fake.pruning_study(tmp_path / "older")
+    for saved in exp_dir.glob("*/checkpoint_*/test_logits.npz"):
+        saved.unlink()  # as an artstudy from before trials kept their logits
+    exp = load_experiment(exp_dir)
+    selection = dict(scientific=exp.roles.scientific, metric=exp.metric, mode=exp.mode)
+    frame = findings_frame(exp.trials, exp.path, **selection)
+    rungs = frame[frame["along"] == "top_k"]
+    assert len(rungs) == 6 and rungs["p_mcnemar"].isna().all() and rungs["p_holm"].isna().all()
+    assert all("no paired test" in s and "saved no test logits" in s for s in rungs["sentence"])
+    weights = frame[frame["along"] == "weights"]
+    assert weights["p_mcnemar"].notna().all()  # the same test images: paired without logits
+    # Holm's family is the three weights comparisons alone
+    assert np.allclose(np.sort(weights["p_holm"]), np.sort(holm(weights["p_mcnemar"].to_numpy())))
+    parts = decomposition_frame(exp.trials, exp.path, **selection)
+    assert (parts["problem"] == "the full rung saved no test logits").all() and "gain" not in parts
+    assert sentences(parts) == [f"{name}: no decomposition (the full rung saved no test logits)."
+                                for name in ("ImageNet weights", "random initialisation")]
+    pruning_decomposition(exp.trials, exp.path, **selection)  # drawn without the restricted series
