@@ -1,11 +1,19 @@
-"""The label-count study's report: a perfect trial, a class without test images and a one-class rung."""
+"""The label-count study's report (a perfect trial, a class without test images, a one-class rung), its findings
+and its decomposition, each statistic against a count made by hand."""
 
+import numpy as np
 import pytest
 
 import fake_experiment as fake
+from analysis.decomposition import _gains, decomposition_frame, kappa, sentences
+from analysis.figures_pruning import pruning_decomposition
+from analysis.findings import findings_frame
+from analysis.load import load_experiment
+from analysis.logits import Logits, read_logits, restrict
 from analysis.per_class import confused_pairs
 from analysis.predictions import read_predictions
 from analysis.report import main
+from analysis.significance import holm
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +40,6 @@ def test_the_report_covers_the_one_class_rung_and_the_empty_class(pruning):
 
 
 # ---------------------------------------------------------------- each statistic against a hand count
-
-import numpy as np  # noqa: E402
-
-from analysis.decomposition import _gains, kappa  # noqa: E402
-from analysis.findings import findings_frame  # noqa: E402
-from analysis.load import load_experiment  # noqa: E402
-from analysis.logits import Logits, read_logits, restrict  # noqa: E402
-from analysis.significance import holm  # noqa: E402
-from analysis.decomposition import decomposition_frame, sentences  # noqa: E402
-from analysis.figures_pruning import pruning_decomposition  # noqa: E402
 
 
 def test_restricting_logits_takes_the_best_of_the_kept_columns_only():
