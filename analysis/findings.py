@@ -28,7 +28,8 @@ from study.config import HEAD_FITS, MODES, PAPER_MODELS
 
 ORDER = {"weights": ("imagenet", "none"), "mode": MODES, "head_fit": HEAD_FITS, "model": PAPER_MODELS,
          "task": TASK_ORDER}
-NOT_CONTRASTS = ("task",)  # tasks are different questions, not a treatment: never compared with each other
+NOT_CONTRASTS = ("task",)
+FIRST = ("weights", "mode", "head_fit", "top_k", "min_per_class")  # the treatments first; backbones, many pairs, last  # tasks are different questions, not a treatment: never compared with each other
 
 
 def paired_answers(row_a: pd.Series, row_b: pd.Series) -> tuple[np.ndarray, np.ndarray, str] | str:
@@ -69,7 +70,8 @@ def findings_frame(trials: pd.DataFrame, experiment, *, scientific=(), nuisance=
     best = best_trials(trials, experiment, scientific=scientific, nuisance=nuisance, metric=metric, mode=mode)
     keys = cell_keys(trials, scientific)
     rows = []
-    for along in [k for k in keys if k not in NOT_CONTRASTS and k in best and best[k].astype(str).nunique() > 1]:
+    varied = [k for k in keys if k not in NOT_CONTRASTS and k in best and best[k].astype(str).nunique() > 1]
+    for along in sorted(varied, key=lambda k: FIRST.index(k) if k in FIRST else len(FIRST)):
         rest = [k for k in keys if k != along]
         groups = best.groupby(rest, dropna=False, sort=False) if rest else [((), best)]
         for _, group in groups:
@@ -104,7 +106,8 @@ def _p(value: float) -> str:
 
 
 def _sentence(r) -> str:
-    head = f"{r.a[0].upper()}{r.a[1:]} against {r.b}" + (f", {r.cell}" if r.cell else "")
+    first = r.a if r.along == "model" else r.a[:1].upper() + r.a[1:]  # a backbone keeps its own spelling
+    head = f"{first} against {r.b}" + (f", {r.cell}" if r.cell else "")
     if math.isnan(r.p_mcnemar):
         return f"{head}: no paired test, {r.how}."
     via = "" if r.how == "same test images" else f", through {r.how}"
