@@ -21,6 +21,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from analysis import reference
 from analysis.intervals import wilson
+from analysis.labels import weights_label
 from analysis.roles import direction
 from analysis.tables import TASK_ORDER, _sort, ordered, scale
 from study.config import HEAD_FITS, MODES, PAPER_MODELS
@@ -41,7 +42,8 @@ def _colours(models) -> dict:
 def series_label(model, mode, *extra) -> str:
     """How a model x mode line is named in legends: 'resnet50, fine-tune' (+ its weights, and its head fit
     as 'head: logistic', where they vary)."""
-    named = [f"head: {v}" if v in HEAD_FITS else format_value(v) for v in extra]
+    named = [f"head: {v}" if v in HEAD_FITS else weights_label(v) if isinstance(v, str) else format_value(v)
+             for v in extra]
     return ", ".join([str(model), str(mode).replace("_", "-"), *named])
 
 
@@ -212,12 +214,26 @@ def accuracy_vs_classes(trials: pd.DataFrame, mensink: bool = False) -> Figure:
     return fig
 
 
-def edge_flags(trials: pd.DataFrame, params, metric: str, mode: str | None = None, by=()) -> pd.DataFrame:
-    """Where the best value of each numeric nuisance hyperparameter sits at the edge of the range tried.
+OUTER = 0.1  # the outer tenth of a declared range, at either end
 
-    One row per parameter and `by` group: the best value (by `metric` averaged over seeds), the lowest
-    and highest value tried, and `at_edge`: True when at least three values were tried and the best is the
-    lowest or highest (widen the range on that `side` before trusting the comparison).
+
+def _position(value: float, low: float, high: float, log: bool) -> float:
+    """Where `value` lies in [low, high], 0 to 1, on the range's own scale."""
+    if log:
+        value, low, high = math.log(value), math.log(low), math.log(high)
+    return (value - low) / (high - low) if high > low else 0.5
+
+
+def edge_flags(trials: pd.DataFrame, params, metric: str, mode: str | None = None, by=(),
+               bounds: dict | None = None) -> pd.DataFrame:
+    """Where the best value of each numeric nuisance hyperparameter lies at the edge of its declared range.
+
+    One row per parameter and `by` group: the best value (by `metric`, averaged over seeds), the declared
+    range (`bounds[param]` = {"kind": "loguniform" | "uniform", "low", "high"}, as study.json records a
+    searched key; a grid's range is its lowest and highest values), and `at_edge`: True when the best lies
+    in the outer tenth of that range (on its log scale for a log distribution) and is strictly better than
+    every value farther in (there must be one). A tie for best is never flagged. A grid needs three values
+    (with two, any best is at an end), and a best of 0 at the low end (no weight decay) cannot be widened.
     """
     mode = mode or direction(metric)
     done = trials[trials["status"].isin(["finished", "stopped"])] if "status" in trials else trials
@@ -229,31 +245,42 @@ def edge_flags(trials: pd.DataFrame, params, metric: str, mode: str | None = Non
         part = done[[*by, param, metric]].copy()
         part[param] = pd.to_numeric(part[param], errors="coerce")
         part = part.dropna(subset=[param, metric])
+        declared = (bounds or {}).get(param)
         groups = part.groupby(by, sort=True, dropna=False) if by else [((), part)]
         for key, group in groups:
             means = group.groupby(param)[metric].mean()
             if len(means) < 2:
                 continue
+            sign = 1 if mode == "max" else -1
             best = means.idxmax() if mode == "max" else means.idxmin()
-            low, high = means.index.min(), means.index.max()
-            side = "low" if best == low else "high" if best == high else ""
-            # With two values any best is at an edge (nothing learned); a best of 0 at the low end
-            # (no weight decay) cannot be widened.
-            at_edge = bool(side) and len(means) >= 3 and not (side == "low" and low == 0)
+            if declared:
+                low, high, log = float(declared["low"]), float(declared["high"]), declared.get("kind") == "loguniform"
+            else:
+                low, high = float(means.index.min()), float(means.index.max())
+                log = low > 0 and high / low >= 10
+            where = _position(best, low, high, log)
+            side = "low" if where <= OUTER else "high" if where >= 1 - OUTER else ""
+            farther_in = means[[(_position(v, low, high, log) > where) if side == "low" else
+                                (_position(v, low, high, log) < where) for v in means.index]] if side else means[[]]
+            tie = (sign * (means.drop(best) - means[best]) >= 0).any()
+            at_edge = (bool(side) and len(farther_in) > 0 and not tie
+                       and (sign * (means[best] - farther_in) > 0).all()
+                       and (bool(declared) or (len(means) >= 3 and not (side == "low" and low == 0))))
             key = key if isinstance(key, tuple) else (key,)
             rows.append({"param": param, "group": ", ".join(format_value(v) for v in key) or "all",
-                         "best_value": best, "low": low, "high": high, "n_values": len(means),
-                         "best_metric": means[best], "at_edge": at_edge, "side": side})
-    return pd.DataFrame(rows, columns=["param", "group", "best_value", "low", "high", "n_values", "best_metric",
-                                       "at_edge", "side"])
+                         "best_value": best, "low": low, "high": high, "declared": bool(declared),
+                         "n_values": len(means), "best_metric": means[best], "at_edge": at_edge, "side": side})
+    return pd.DataFrame(rows, columns=["param", "group", "best_value", "low", "high", "declared", "n_values",
+                                       "best_metric", "at_edge", "side"])
 
 
 def slice_plots(trials: pd.DataFrame, params, metric: str = "val_acc", mode: str | None = None,
-                by=()) -> Figure:
+                by=(), bounds: dict | None = None) -> Figure:
     """One panel per hyperparameter: `metric` at each trial's best epoch against the value it used.
 
-    Points are coloured per `by` combination (e.g. model x mode). A best value (mean over seeds) at the
-    lowest or highest value tried is ringed in red and named in the panel: the range should be widened.
+    Points are coloured per `by` combination (e.g. model x mode). A best value (mean over seeds) in the outer
+    tenth of the declared range, clearly better than the values farther in (`edge_flags`), is ringed in red
+    and named in the panel: the range should be widened.
     """
     mode = mode or direction(metric)
     done = trials[trials["status"].isin(["finished", "stopped"])] if "status" in trials else trials
@@ -262,7 +289,7 @@ def slice_plots(trials: pd.DataFrame, params, metric: str = "val_acc", mode: str
         return _empty(f"no trial reports {metric} yet")
     by = [k for k in by if k in done]
     factor = scale(metric)
-    flags = edge_flags(trials, params, metric, mode, by)
+    flags = edge_flags(trials, params, metric, mode, by, bounds)
     fig, axes = _panels(1, len(params))
     for ax, param in zip(axes[0], params):
         values = done[param]
@@ -312,7 +339,10 @@ def grid_heatmap(trials: pd.DataFrame, rows, cols: str, metric: str = "test_acc"
     if done.empty or cols not in done or metric not in done:
         return _empty(f"no trial reports {metric} yet")
     factor = scale(metric)
-    work = done.assign(_row=done[rows].map(format_value).agg(", ".join, axis=1) if rows else "all",
+    named = done[rows].map(lambda v: weights_label(v) if isinstance(v, str) else format_value(v))
+    if "weights" in rows and "weights_used" in done:  # what a row's trials started from, not what they asked for
+        named["weights"] = done["weights_used"].where(done["weights_used"].notna(), done["weights"]).map(weights_label)
+    work = done.assign(_row=named.agg(", ".join, axis=1) if rows else "all",
                        _col=done[cols].map(format_value), _v=pd.to_numeric(done[metric], errors="coerce") * factor)
     table = work.pivot_table(index="_row", columns="_col", values="_v", aggfunc="mean", sort=False)
     preferred = {"mode": MODES, "model": PAPER_MODELS, "task": TASK_ORDER}

@@ -37,7 +37,9 @@ def confused_pairs(predictions: pd.DataFrame, top: int = 15) -> pd.DataFrame:
     wrong = predictions[predictions["pred"] != predictions["true"]]
     totals = predictions.groupby("true_label").size()
     pairs = wrong.groupby(["true_label", "pred_label"], dropna=False).size().rename("images").reset_index()
-    pairs["share_of_true"] = pairs["images"] / pairs["true_label"].map(totals)
+    # A trial without mistakes leaves `pairs` empty, and pandas' string dtype then types the mapped totals as
+    # strings: the totals are counts, so say so.
+    pairs["share_of_true"] = pairs["images"] / pairs["true_label"].map(totals).astype("float64")
     return pairs.sort_values(["images", "true_label"], ascending=[False, True], kind="stable").head(top)
 
 

@@ -21,8 +21,8 @@ import pandas as pd
 from analysis.blocks import Bullets, Call, Code, FigureBlock, Heading, Para, Ref, TableBlock
 from analysis.errors import AnalysisError
 from analysis.load import Experiment, load_experiment
-from analysis.report_predictions import extend_plan
-from analysis.roles import REPLICATE_KEYS, varied_keys
+from analysis.report_predictions import extend_plan, findings_blocks
+from analysis.roles import REPLICATE_KEYS, declared_bounds, varied_keys
 from study import atomic, spreadsheet  # pure Python: no torch, no Ray
 from study.contract import REPORT_DIR
 from study.formatting import format_value
@@ -68,7 +68,8 @@ def _labels_study(exp: Experiment, finished: pd.DataFrame) -> bool:
 
 def plan(exp: Experiment, analysis_command: str) -> list:
     """The report's blocks, in order; which tables and figures appear depends on what the folder holds."""
-    return [Para(exp.study.get("question") or "_study.json gives no question._"), *_trials_blocks(exp),
+    return [Para(exp.study.get("question") or "_study.json gives no question._"), *findings_blocks(exp),
+            *_trials_blocks(exp),
             *_roles_blocks(exp), *_provenance_blocks(exp, analysis_command),
             Heading("Data"), TableBlock("dataset", Call("tables", "dataset_table", (Ref("study"), Ref("trials")))),
             Heading("Results"), *_result_blocks(exp), *_all_trials_blocks(exp)]
@@ -160,6 +161,7 @@ def _labels_blocks(exp: Experiment, selection: dict) -> list:
         finished["collection"].iloc[0] if "collection" in finished else "")
     mensink = collection == "rijksmuseum" and "artist" in set(finished.get("task", []))
     return [
+        *_decomposition_blocks(exp),
         TableBlock("labels_kept", Call("tables", "labels_table", (Ref("trials"),), {
             "nuisance": Ref("roles.nuisance"), **selection})),
         FigureBlock(
@@ -173,6 +175,30 @@ def _labels_blocks(exp: Experiment, selection: dict) -> list:
     ]
 
 
+def _decomposition_blocks(exp: Experiment) -> list:
+    """Whether a rung's gain is an easier test or better learning (analysis/decomposition.py)."""
+    from analysis.decomposition import decomposition_frame, sentences
+
+    selection = {"scientific": Ref("roles.scientific"), "nuisance": Ref("roles.nuisance"), "metric": Ref("metric"),
+                 "mode": Ref("mode")}
+    frame = decomposition_frame(exp.trials, exp.path, scientific=exp.roles.scientific, nuisance=exp.roles.nuisance,
+                                metric=exp.metric, mode=exp.mode)
+    if frame.empty:
+        return [Para("_No finished trial saved its test predictions: the gain of fewer classes cannot be split "
+                     "into an easier test and retraining._")]
+    return [Heading("Fewer classes: an easier test, or better learning?", 3), Bullets(sentences(frame)),
+            FigureBlock("pruning_decomposition", "Classes kept: the rung's own model against the full rung's model "
+                        "on the same easier test",
+                        "A row per series. Left: test accuracy against the classes kept (log x) of the rung's own "
+                        "model (retrained on the kept classes) and of the full rung's model on the rung's test "
+                        "images, its logits restricted to the rung's classes, with 95% Wilson intervals; chance = "
+                        "always the training split's majority class, and 1/K. Right: Cohen's kappa of the same "
+                        "answers (0 = chance; undefined with one class), 95% bootstrap intervals.",
+                        Call("figures_pruning", "pruning_decomposition", (Ref("trials"), Ref("path")), selection)),
+            TableBlock("pruning_decomposition", Call("decomposition", "decomposition_table",
+                                                     (Ref("trials"), Ref("path")), selection))]
+
+
 def _nuisance_blocks(exp: Experiment) -> list:
     """One slice plot per nuisance hyperparameter that varied, and whether a best value sits at an edge."""
     trials, roles = exp.trials, exp.roles
@@ -180,27 +206,32 @@ def _nuisance_blocks(exp: Experiment) -> list:
     if not sweep or exp.metric not in trials:
         return []
     call = Call("figures", "slice_plots", (Ref("trials"), list(sweep)), {
-        "metric": exp.metric, "mode": exp.mode, "by": [k for k in varied_keys(trials, roles.scientific)]})
+        "metric": exp.metric, "mode": exp.mode, "by": [k for k in varied_keys(trials, roles.scientific)],
+        "bounds": declared_bounds(exp.study)})
     return [FigureBlock(
         "slices", "Nuisance hyperparameters",
         f"`{exp.metric}` at each trial's best epoch against each nuisance hyperparameter, one point per "
-        "trial, a colour per scientific combination. A red ring marks a best value (mean over seeds) at the "
-        "lowest or highest value tried: the range should be widened there before the comparison is trusted.",
+        "trial, a colour per scientific combination. A red ring marks a best value (mean over seeds) that lies "
+        "in the outer tenth of the declared search range (on its log scale for a log-uniform key; for a grid, "
+        "between its lowest and highest values, of which it needs three) and is strictly better than every "
+        "value farther in; a tie for best is never flagged. There the range should be widened before the "
+        "comparison is trusted.",
         call), Para(_edge_text(exp, call))]
 
 
 def _edge_text(exp: Experiment, call: Call) -> str:
     from analysis.figures import edge_flags  # matplotlib: only once a report is written
 
-    flags = edge_flags(exp.trials, call.args[1], call.kwargs["metric"], call.kwargs["mode"], call.kwargs["by"])
+    flags = edge_flags(exp.trials, call.args[1], call.kwargs["metric"], call.kwargs["mode"], call.kwargs["by"],
+                       call.kwargs["bounds"])
     edge = flags[flags["at_edge"]]
     if flags.empty:
         return "No numeric nuisance hyperparameter took two values or more."
     if edge.empty:
-        return "Every numeric nuisance hyperparameter has its best value inside the range tried."
-    return "Best value at the edge of the range tried (widen it): " + "; ".join(
-        f"`{r.param}` = {format_value(r.best_value)} for {r.group} "
-        f"(tried {format_value(r.low)} … {format_value(r.high)})"
+        return "No numeric nuisance hyperparameter has a clear best in the outer tenth of its range."
+    return "Best value in the outer tenth of its range and better than every value farther in (widen it): " + \
+        "; ".join(f"`{r.param}` = {format_value(r.best_value)} for {r.group} "
+                  f"({'declared' if r.declared else 'tried'} {format_value(r.low)} … {format_value(r.high)})"
         for r in edge.itertuples()) + "."
 
 

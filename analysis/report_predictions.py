@@ -9,7 +9,8 @@ Experiments written before trials saved predictions get none of these, and the r
 
 from __future__ import annotations
 
-from analysis.blocks import Call, FigureBlock, Heading, Para, Ref, TableBlock
+from analysis.blocks import Bullets, Call, FigureBlock, Heading, Para, Ref, TableBlock
+from analysis.findings import findings_frame
 from analysis.load import Experiment
 from analysis.per_class import MATRIX_MAX_CLASSES
 from analysis.predictions import best_trials
@@ -20,6 +21,22 @@ from analysis.transfer import MIN_BACKBONES, enough_backbones
 def _selection(exp: Experiment) -> dict:
     return {"scientific": Ref("roles.scientific"), "nuisance": Ref("roles.nuisance"), "metric": Ref("metric"),
             "mode": Ref("mode")}
+
+
+def findings_blocks(exp: Experiment) -> list:
+    """The Findings section: one sentence per paired comparison, then their table."""
+    blocks: list = [Heading("Findings")]
+    trials = exp.trials
+    if not len(trials) or not (trials["status"] == "finished").any():
+        return blocks + [Para("_No trial has finished yet: nothing to compare._")]
+    frame = findings_frame(trials, exp.path, scientific=exp.roles.scientific, nuisance=exp.roles.nuisance,
+                           metric=exp.metric, mode=exp.mode)
+    if frame.empty:
+        return blocks + [Para("_No scientific hyperparameter took two values among trials that saved their test "
+                              "predictions: nothing to compare._")]
+    return blocks + [Bullets(frame["sentence"].tolist()),
+                     TableBlock("findings", Call("findings", "findings_table", (Ref("trials"), Ref("path")),
+                                                 _selection(exp)))]
 
 
 def extend_plan(exp: Experiment, blocks: list) -> list:

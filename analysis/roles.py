@@ -11,6 +11,7 @@ cherry-picking), whatever role a space gives them, unless it calls them scientif
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -98,6 +99,22 @@ def resolve_roles(study: dict, trials: pd.DataFrame, config_keys: list[str]) -> 
     nuisance = [k for k in nuisance if k not in replicates]
     fixed = [k for k in fixed if k not in replicates]
     return Roles(tuple(scientific), tuple(nuisance), tuple(fixed), tuple(replicates), guessed, tuple(notes))
+
+
+_LOG_UNIFORM = re.compile(r"^log-uniform\[([^,\]]+),\s*([^\]]+)\]$")
+
+
+def declared_bounds(study: dict) -> dict[str, dict]:
+    """The searched keys' declared ranges: study.json's `bounds` ({key: {"kind", "low", "high"}}), else parsed
+    from an older study.json's `distributions` ("log-uniform[1e-05, 0.1]"); {} for a grid."""
+    if isinstance(study.get("bounds"), dict):
+        return {k: v for k, v in study["bounds"].items() if isinstance(v, dict) and {"low", "high"} <= set(v)}
+    out = {}
+    for key, text in (study.get("distributions") or {}).items():
+        match = _LOG_UNIFORM.match(str(text))
+        if match:
+            out[key] = {"kind": "loguniform", "low": float(match.group(1)), "high": float(match.group(2))}
+    return out
 
 
 def selection_metric(study: dict, trials: pd.DataFrame) -> tuple[str, str]:

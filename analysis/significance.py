@@ -48,6 +48,35 @@ def paired_bootstrap(correct_a, correct_b, *, level: float = 0.95, resamples: in
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def holm(pvalues) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (NaNs, tests that could not be made, stay NaN):
+    the i-th smallest of m is multiplied by m - i + 1, then made non-decreasing, and capped at 1."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    order = tested[np.argsort(p[tested], kind="stable")]
+    m = len(order)
+    out[order] = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    return out
+
+
+def joint_bootstrap(columns: tuple, statistic, *, strata=None, level: float = 0.95, resamples: int = RESAMPLES,
+                    seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile intervals of every value `statistic(*columns, axis=-1)` returns, resampling the rows of
+    `columns` (one row per test image, all columns together) within each stratum of `strata`: (low, high).
+
+    Stratified, which scipy.stats.bootstrap does not offer: a resample keeps each stratum's size (a rung's
+    test images among the full rung's), so a statistic over one stratum is defined in every resample."""
+    columns = tuple(np.asarray(c, dtype=float) for c in columns)
+    strata = np.zeros(len(columns[0])) if strata is None else np.asarray(strata)
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    picks = np.concatenate([g[rng.integers(0, len(g), size=(resamples, len(g)))] for g in groups], axis=1)
+    values = np.asarray(statistic(*(c[picks] for c in columns), axis=-1))
+    alpha = (1 - level) / 2
+    return np.quantile(values, alpha, axis=-1), np.quantile(values, 1 - alpha, axis=-1)
+
+
 def compare(pred_a: pd.DataFrame, pred_b: pd.DataFrame) -> dict:
     """Accuracies, their difference (a - b) with its 95% paired bootstrap interval, and McNemar's p."""
     merged = pred_a[["image_id", "true", "pred"]].merge(pred_b[["image_id", "true", "pred"]], on="image_id",

@@ -215,8 +215,9 @@ def paper_table(trials: pd.DataFrame, *, scientific=("task", "model", "mode"), n
         display[f"{label} (%)"] = [fmt_accuracy(a, b, n, lo, hi) for a, b, n, lo, hi in
                                    zip(frame[f"{m}_mean"], frame[f"{m}_std"], frame[f"{m}_n"],
                                        frame[f"{m}_ci_low"], frame[f"{m}_ci_high"])]
-        display[f"paper {label} (%)"] = [fmt_num(v) for v in frame[f"{m}_published"]]
-        display[f"Δ {label} (pp)"] = [fmt_num(v, signed=True) for v in frame[f"{m}_diff"]]
+        if frame[f"{m}_published"].notna().any():  # the paper's columns only where its number applies
+            display[f"paper {label} (%)"] = [fmt_num(v) for v in frame[f"{m}_published"]]
+            display[f"Δ {label} (pp)"] = [fmt_num(v, signed=True) for v in frame[f"{m}_diff"]]
     collections = sorted({str(c) for c in done.get("collection", pd.Series(dtype=object)).dropna()})
     caption = ("Test accuracy (%) of each trial's best epoch (by its monitored metric), mean ± sample std "
                f"(ddof=1) over seeds; n = finished trials; {INTERVAL_CAPTION}. weights_used = the weights each "

@@ -4,7 +4,7 @@
         <trial>/                       Ray Tune: PARAMS_FILE, RESULT_FILE (EPOCH_METRICS, then FINAL_METRICS),
                                        PROGRESS_FILE
             checkpoint_*/              STATE_FILE (an epoch's), or the final one: MODEL_FILE, FINAL_FILE,
-                                       PREDICTIONS_FILE, CLASSES_FILE
+                                       PREDICTIONS_FILE, CLASSES_FILE, LOGITS_FILE
         report/                        REPORT_DIR, what `python -m analysis.report` writes
 
 The trial layer writes these names, the runner adds study.json (`StudyRecord`), analysis reads them
@@ -36,6 +36,9 @@ MODEL_FILE = "model.pt"  # the final checkpoint: the best epoch's model, which w
 FINAL_FILE = "final.json"  # the final checkpoint: the trial's final report (FINAL_METRICS); marks it final
 PREDICTIONS_FILE = "predictions.csv"  # the final checkpoint: one row per test image (study/trial/predictions.py)
 CLASSES_FILE = "classes.csv"  # the final checkpoint: one row per class (study/trial/predictions.py)
+# the final checkpoint: the test logits, an .npz of `logits` float16 (n_test, K), `image_id` (unicode, the rows in
+# predictions.csv's order) and `label` (unicode, the K class labels in output order); written atomically
+LOGITS_FILE = "test_logits.npz"
 REPORT_DIR = "report"  # the report's folder inside the experiment folder
 
 # What each epoch reports (a line of result.json), in this order.
@@ -153,6 +156,7 @@ class StudyRecord:
     options: dict[str, Any] | None = None  # the options that define the experiment (--resume reads them)
     sampler: str | None = None  # optuna spaces: qmc | tpe
     distributions: dict[str, str] | None = None  # optuna spaces: each searched key's distribution
+    bounds: dict[str, Any] | None = None  # optuna spaces: {key: {"kind": "loguniform", "low", "high"}}, the ranges
     source_experiment: str | None = None  # a second stage: the folder of the stage it depends on
     resumed: list[str] | None = None  # when --resume continued it
     finished: str | None = None  # when its last fit() returned

@@ -25,6 +25,8 @@ import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from study.contract import CLASSES_FILE, FINAL_FILE, LOGITS_FILE, PREDICTIONS_FILE
+
 DATE = "2026-11-29_08-23-14"
 
 
@@ -38,14 +40,48 @@ class FakeTrial:
     error: str = "RuntimeError: CUDA out of memory"
     cut_last_line: bool = False  # a trial killed while writing: the last result line cut off mid-way
     checkpoints: bool = True  # the real trainable checkpoints every epoch
+    outputs: Outputs | None = None  # a finished trial's saved test outputs (predictions, classes, logits)
+
+
+@dataclass
+class Outputs:
+    """What a finished trial's final checkpoint holds besides final.json, from hand-chosen logits."""
+
+    labels: list[str]  # the K classes, in output order
+    n_train: list[int]  # training images per class
+    image_ids: list[str]
+    truth: list[str]  # each test image's true label
+    logits: list[list[float]]  # n_test x K
+
+    def write(self, folder: Path) -> None:
+        import numpy as np
+        import pandas as pd
+
+        logits = np.asarray(self.logits, dtype=np.float32).reshape(len(self.image_ids), len(self.labels))
+        index = {label: i for i, label in enumerate(self.labels)}
+        true = [index[t] for t in self.truth]
+        pred = logits.argmax(1) if len(logits) else np.zeros(0, dtype=int)
+        pd.DataFrame({"image_id": self.image_ids, "true": true, "true_label": self.truth, "pred": pred,
+                      "pred_label": [self.labels[i] for i in pred]}).to_csv(folder / PREDICTIONS_FILE, index=False)
+        n_test = [self.truth.count(label) for label in self.labels]
+        pd.DataFrame({"class": range(len(self.labels)), "label": self.labels, "n_train": self.n_train,
+                      "n_val": [0] * len(self.labels), "n_test": n_test}).to_csv(folder / CLASSES_FILE, index=False)
+        np.savez(folder / LOGITS_FILE, logits=logits.astype(np.float16), image_id=np.asarray(self.image_ids, dtype=str),
+                 label=np.asarray(self.labels, dtype=str))
+
+
+def scored(labels: list[str], rankings: list[list[str]]) -> list[list[float]]:
+    """Logits from each image's ranking of some labels (first = highest); unranked labels score lowest."""
+    return [[float(len(ranking) - ranking.index(label)) if label in ranking else -1.0 for label in labels]
+            for ranking in rankings]
 
 
 def _tag(config: dict, varied: list[str]) -> str:
     parts = []
     for key in varied:
         value = config.get(key)
-        parts.append(f"{key}={value:.4f}" if isinstance(value, float) else f"{key}={value}")
-    return ",".join(parts)
+        parts.append(f"{key}={value:.4f}" if isinstance(value, float) else f"{key}={value}".replace("/", "_"))
+    return ",".join(parts)[:100]  # Ray shortens a long tag too
 
 
 def _ray_row(metrics: dict, *, i: int, trial_id: str, config: dict, done: bool, checkpoint: bool) -> dict:
@@ -94,6 +130,11 @@ def write_trial(exp_dir: Path, index: int, trial: FakeTrial, *, varied: list[str
                              checkpoint=trial.checkpoints))
         if trial.checkpoints:
             (folder / f"checkpoint_{i - 1:06d}").mkdir(exist_ok=True)
+    if trial.outputs is not None and trial.status == "finished":
+        final_dir = folder / f"checkpoint_{max(len(reports) - 1, 0):06d}"
+        final_dir.mkdir(exist_ok=True)
+        (final_dir / FINAL_FILE).write_text(json.dumps(trial.final), encoding="utf-8")
+        trial.outputs.write(final_dir)
     lines = [json.dumps(row) for row in rows]
     text = "".join(line + "\n" for line in lines)
     if trial.cut_last_line and lines:
@@ -330,3 +371,52 @@ def mixed_spaces(exp_dir, seed: int = 4) -> Path:
     write_experiment(exp_dir, first, None, exp_id="aaaaa", trainable="trainable")
     write_experiment(exp_dir, second, None, state=False, exp_id="bbbbb", trainable="other_trainable")
     return exp_dir
+
+
+# label_pruning with saved test outputs: 5 classes (E has no test image), rungs top_k 5 (all), 3 and 1 (one class),
+# ImageNet and random-init weights. Each image's true label and each model's ranking, chosen by hand.
+PRUNING_LABELS = ["A", "B", "C", "D", "E"]
+PRUNING_TRAIN = [40, 30, 20, 10, 5]
+PRUNING_TRUTH = ["A", "A", "A", "A", "B", "B", "B", "C", "C", "C", "D", "D"]
+PRUNING_RANKINGS = {
+    # the full rung's ImageNet model: 5 of 12 right; restricted to A, B, C on images 0-9, 7 of 10 right
+    ("imagenet", 5): [["A"], ["A"], ["B", "A"], ["D", "A"], ["B"], ["A", "B"], ["D", "B"], ["C"], ["D", "C"],
+                      ["E", "A"], ["D"], ["A"]],
+    ("imagenet", 3): [["A"], ["A"], ["A"], ["B"], ["B"], ["B"], ["B"], ["C"], ["C"], ["A"]],  # 8 of 10
+    ("imagenet", 1): [["A"]] * 4,  # a one-class rung: perfect by construction
+    ("none", 5): [["A"]] * 12,  # the random-init models answer A (4 of 12; restricted to A, B, C: 4 of 10)
+    ("none", 3): [["A"]] * 4 + [["B"]] + [["A"]] * 5,  # 5 of 10
+    ("none", 1): [["A"]] * 4,
+}
+
+
+def pruning_outputs(weights: str, top_k: int) -> Outputs:
+    labels = PRUNING_LABELS[:top_k]
+    rows = [i for i, t in enumerate(PRUNING_TRUTH) if t in labels]
+    return Outputs(labels, PRUNING_TRAIN[:top_k], [f"img{i:02d}" for i in rows], [PRUNING_TRUTH[i] for i in rows],
+                   scored(labels, PRUNING_RANKINGS[(weights, top_k)]))
+
+
+def pruning_study(exp_dir, seed: int = 5) -> Path:
+    """label_pruning on a 5-class task: top_k 5, 3, 1 x weights imagenet, none; every trial saves its outputs."""
+    rng = random.Random(seed)
+    trials = []
+    for weights in ("imagenet", "none"):
+        for top_k in (5, 3, 1):
+            config = {"collection": "demo", "task": "artist", "model": "efficientnet_lite0", "mode": "off_the_shelf",
+                      "weights": weights, "top_k": top_k, "seed": 0, "monitor": "val_loss"}
+            loss, acc = _curve(rng, 3, best=1, start_acc=0.3, top_acc=0.6)
+            epochs = epochs_from(loss, acc)
+            outputs = pruning_outputs(weights, top_k)
+            correct = sum(o == t for o, t in zip(_argmax_labels(outputs), outputs.truth))
+            final = _final(rng, config, epochs, top_k, round(correct / len(outputs.truth), 4))
+            final.update(n_test=len(outputs.truth), weights_used=weights)
+            final["resolved_config"]["weights"] = weights
+            trials.append(FakeTrial(config, epochs, final, outputs=outputs))
+    study = _study("label_pruning", "How does accuracy change as fewer, more frequent classes are kept?",
+                   ["top_k", "model", "mode"], [], ["lr"], metric="val_loss", mode="min")
+    return write_experiment(exp_dir, trials, study)
+
+
+def _argmax_labels(outputs: Outputs) -> list[str]:
+    return [outputs.labels[max(range(len(row)), key=row.__getitem__)] for row in outputs.logits]

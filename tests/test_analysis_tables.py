@@ -104,6 +104,7 @@ def test_diff_left_empty_off_the_paper_setting(tmp_path):
     # a demo row never stands beside the paper's number
     assert table.frame["fine_tune_published"].isna().all() and table.frame["fine_tune_diff"].isna().all()
     assert "collection demo" in table.caption and "no published number" in table.caption
+    assert not [c for c in table.display.columns if c.startswith(("paper ", "Δ "))]  # no column of dashes
 
 
 def test_isolation_picks_best_nuisance_setting_by_hand(tmp_path):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from analysis.roles import LIKELY_SCIENTIFIC, varied_within_cells
+from search_spaces.registry import LogUniform
 from study import atomic
 from study.config import TrialConfig, parse_split
 from study.contract import STUDY_FILE, StudyRecord
@@ -151,6 +152,8 @@ def study_record(space: Space, stage: Stage, ctx: Context, options: dict, argv: 
         stage=stage.name or "main", search=space.search, scheduler=stage.scheduler, options=options,
         sampler=ctx.sampler if optuna else None,
         distributions={k: str(d) for k, d in stage.search.items()} if optuna else None,
+        bounds={k: {"kind": "loguniform", "low": d.low, "high": d.high} for k, d in stage.search.items()
+                if isinstance(d, LogUniform)} if optuna else None,
         source_experiment=stage_dir(storage, name, stage.depends_on) if stage.depends_on else None,
         resumed=[*(previous.resumed or []), now()] if previous else None,
     )
