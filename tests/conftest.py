@@ -65,7 +65,8 @@ def _report_holds_the_trials_numbers(experiment, report):
 
     import pandas as pd
 
-    from analysis.intervals import fmt_interval, wilson
+    from analysis.intervals import fmt_interval
+    from closed_form import wilson_closed_form
 
     finals, epochs = {}, {}
     for trial in Path(experiment).iterdir():
@@ -88,7 +89,7 @@ def _report_holds_the_trials_numbers(experiment, report):
         assert mine["val_acc"].tolist() == pytest.approx([v for _, v in epochs[name]])
         (row,) = isolation[isolation["mode"] == final["mode"]].itertuples()  # smoke: one trial per mode
         assert row.test_acc_mean == pytest.approx(100 * final["test_acc"]) and row.test_acc_n == 1
-        low, high = wilson(final["test_acc"], final["n_test"])  # the report gives each its 95% interval
+        low, high = wilson_closed_form(final["test_acc"], final["n_test"])  # each accuracy's 95% interval
         assert f"{100 * final['test_acc']:.2f}{fmt_interval(low, high)} (n=1)" in md
 
 
