@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import ray
 
 from search_spaces import list_spaces
 from study.config import CONFIG_KEYS
-
-ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")

@@ -117,7 +117,6 @@ def test_lr_sweep_searches_nuisance_within_each_cell():
 
 
 def test_per_cell_search_hands_out_every_cell_equally():
-    pytest.importorskip("optuna")
     from study.run.percell import PerCellSearch
     from search_spaces.registry import Categorical, LogUniform
 
