@@ -122,3 +122,30 @@ def test_the_new_analysis_modules_import_no_torch_or_ray():
     done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def _finished_trial(experiment, name: str) -> None:
+    """A trial folder whose final checkpoint holds the prediction files best_trials looks for."""
+    from study.contract import CHECKPOINT_PREFIX, CLASSES_FILE, FINAL_FILE, PREDICTIONS_FILE
+
+    folder = experiment / name / f"{CHECKPOINT_PREFIX}000003"
+    folder.mkdir(parents=True)
+    for file in (FINAL_FILE, PREDICTIONS_FILE, CLASSES_FILE):
+        (folder / file).write_text("{}")
+
+
+def test_best_trials_choose_by_validation_never_by_test(tmp_path):
+    from analysis.predictions import best_trials
+
+    # one cell (fine_tune), two lr settings x two seeds; lr 0.1 has the best test accuracy of all, but
+    # its mean val_loss (0.45) is worse than lr 0.01's (0.35): lr 0.01 is the setting, then its seed 1
+    rows = [("a", 0.1, 0, 0.40, 0.95), ("b", 0.1, 1, 0.50, 0.90), ("c", 0.01, 0, 0.38, 0.60),
+            ("d", 0.01, 1, 0.32, 0.55), ("e", 0.01, 0, 0.20, 0.99)]
+    trials = pd.DataFrame([{"trial": t, "lr": lr, "seed": seed, "val_loss": loss, "test_acc": acc, "mode": mode,
+                            "status": "finished"} for (t, lr, seed, loss, acc), mode
+                           in zip(rows, ["fine_tune"] * 4 + ["off_the_shelf"])])
+    for name in trials["trial"]:
+        _finished_trial(tmp_path, name)
+    best = best_trials(trials, tmp_path, scientific=("mode",), nuisance=("lr",), metric="val_loss", mode="min")
+    assert dict(zip(best["mode"], best["trial"])) == {"fine_tune": "d", "off_the_shelf": "e"}
+    assert best.set_index("mode").loc["fine_tune", "trial_dir"] == tmp_path / "d"
