@@ -124,17 +124,17 @@ def test_notebook_validates(paper_report):
     assert "figures.learning_curves(exp.history" in code and "tables.paper_table(exp.trials" in code
 
 
-def test_notebook_executes(paper_report, monkeypatch):
-    import nbclient
+def test_notebook_executes(paper_report):
+    """write_report executes report.ipynb in a fresh python3 kernel (analysis/notebook.py): the notebook on
+    disk holds every cell's outputs, no error among them; running it a second time here would only repeat that."""
     _, out = paper_report
-    # The kernel is a new process: let it import this checkout's `analysis` even when not pip-installed.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(out / "report.ipynb", as_version=4)
-    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(out)}}).execute()
-    figure_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("figures.")]
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.get("execution_count") for c in code), "report.ipynb was written unexecuted"
+    assert not [o for c in code for o in c.outputs if o.get("output_type") == "error"]
+    figure_cells = [c for c in code if c.source.startswith("figures.")]
     assert figure_cells and all(any("image/png" in o.get("data", {}) for o in c.outputs) for c in figure_cells)
-    table_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("tables.")]
+    table_cells = [c for c in code if c.source.startswith("tables.")]
     assert table_cells and all(any("text/html" in o.get("data", {}) for o in c.outputs) for c in table_cells)
 
 
