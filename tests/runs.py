@@ -16,14 +16,12 @@ EPOCHS = 6  # long enough that a trial is still running when a fault is injected
 SETS = [f"max_epochs={EPOCHS}", f"patience={EPOCHS}", "batch_size=8"]
 
 
-def smoke_argv(demo_root: Path, storage: Path, name: str, *extra: str, every_epoch: bool = True) -> list[str]:
+def smoke_argv(demo_root: Path, storage: Path, name: str, *extra: str) -> list[str]:
     # Every epoch checkpointed (the default pace skips most of these tiny epochs' checkpoints): a fault
     # injected after epoch k then has a known checkpoint to restart from, and the trials stay slow enough
-    # for the tests to catch them running. every_epoch=False keeps the default pace: skipped checkpoints,
-    # then epochs replayed after a restart (one worker-kill test; tests/test_trainable.py times it exactly).
-    share = ["--checkpoint-share", "1"] if every_epoch else []
+    # for the tests to catch them running. tests/test_trainable.py covers the pace's skipping and replay.
     return [sys.executable, "-m", "study.run", "--space", "smoke", "--data", str(demo_root), "--collection", "demo",
-            "--storage", str(storage), "--name", name, *share, *extra, "--set", *SETS]
+            "--storage", str(storage), "--name", name, "--checkpoint-share", "1", *extra, "--set", *SETS]
 
 
 def run_smoke(demo_root: Path, storage: Path, name: str, *extra: str, timeout: int = 300, env=None):

@@ -28,12 +28,11 @@ def restarts(lines: list[dict]) -> list[int]:
     return [r["epoch"] for r in lines if "epoch" in r and r.get("iterations_since_restore") == 1]
 
 
-@pytest.mark.parametrize("every_epoch", [True, False], ids=["checkpoint_share_1", "default_pace"])
-def test_a_worker_killed_mid_epoch_is_retried_from_its_checkpoint(demo_root, tmp_path, clean_smoke_run, every_epoch):
+def test_a_worker_killed_mid_epoch_is_retried_from_its_checkpoint(demo_root, tmp_path, clean_smoke_run):
     folder = tmp_path / "k"
     log = open(tmp_path / "run.log", "w")
-    run = subprocess.Popen(smoke_argv(demo_root, tmp_path, "k", "--max-concurrent", "1", every_epoch=every_epoch),
-                           stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
+    run = subprocess.Popen(smoke_argv(demo_root, tmp_path, "k", "--max-concurrent", "1"), stdout=log,
+                           stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
     killed = {}
     try:
         deadline = time.monotonic() + 240
@@ -56,11 +55,9 @@ def test_a_worker_killed_mid_epoch_is_retried_from_its_checkpoint(demo_root, tmp
     assert run.returncode == 0, output[-3000:]
 
     lines = rows(killed["trial"])
+    # retried from the checkpoint of the last epoch reported (or of the next, had it just been registered)
     first, again = restarts(lines)
-    if every_epoch:  # retried from the checkpoint of the last epoch reported (or of the next, just registered)
-        assert first == 1 and killed["after"] < again <= killed["after"] + 2, restarts(lines)
-    else:  # from the last checkpoint the pace kept, maybe epochs before: those are trained again, exactly
-        assert first == 1 and 1 <= again <= killed["after"] + 2, restarts(lines)
+    assert first == 1 and killed["after"] < again <= killed["after"] + 2, restarts(lines)
     later = {r["pid"] for r in lines if r.get("epoch", EPOCHS + 1) >= again}
     assert later and killed["pid"] not in later  # by a new worker
     retried, clean = by_mode(folder), by_mode(clean_smoke_run)
