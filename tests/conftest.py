@@ -32,16 +32,33 @@ def demo_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def real_experiment(demo_root, tmp_path_factory):
-    """One real experiment folder, written by Ray Tune itself: `python -m study.run --space smoke` on the
-    small demo, in its own process (so its Ray neither meets nor outlives the tests' own). Tests that read
-    Ray's folders (analysis, predictions) run on it too, so a change in Ray's layout fails a test."""
+def local_ray():
+    """One in-process Ray for the session, as the runner starts it: 2 CPUs, no dashboard, loopback only.
+    Tests that need a cluster of their own (a lost node, a killed driver) start theirs in a subprocess."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def real_experiment(real_run):
+    return real_run[0]
+
+
+@pytest.fixture(scope="session")
+def real_run(demo_root, tmp_path_factory):
+    """One real experiment folder, written by Ray Tune itself, and the arguments that wrote it:
+    `python -m study.run --space smoke` on the small demo, in its own process (so its Ray neither meets
+    nor outlives the tests' own). The runner's end-to-end tests (tests/test_run.py), analysis and
+    predictions all read this one run, so a change in Ray's layout fails a test; it is run once."""
     import subprocess
     import sys
     from pathlib import Path
 
     storage = tmp_path_factory.mktemp("real-results")
-    argv = [sys.executable, "-m", "study.run", "--space", "smoke", "--data", str(demo_root), "--collection", "demo",
+    argv = ["--space", "smoke", "--data", str(demo_root), "--collection", "demo",
             "--storage", str(storage), "--name", "smoke", "--set", "max_epochs=3", "patience=3"]
     # The trackers whose extras are installed log this run too (tests/test_trackers.py reads them), offline:
     # MLflow into a file store beside the experiment, W&B in offline mode into the same folder.
@@ -50,10 +67,10 @@ def real_experiment(demo_root, tmp_path_factory):
         argv += ["--mlflow", str(storage / "mlruns")]
     if importlib.util.find_spec("wandb"):
         argv += ["--wandb", "artstudy-tests"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1],
+    done = subprocess.run([sys.executable, "-m", "study.run", *argv], capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1],
                           env=env)
     assert done.returncode == 0, f"the smoke run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return storage / "smoke"
+    return storage / "smoke", argv
 
 
 def _report_holds_the_trials_numbers(experiment, report):
@@ -65,7 +82,8 @@ def _report_holds_the_trials_numbers(experiment, report):
 
     import pandas as pd
 
-    from analysis.intervals import fmt_interval, wilson
+    from analysis.intervals import fmt_interval
+    from closed_form import wilson_closed_form
 
     finals, epochs = {}, {}
     for trial in Path(experiment).iterdir():
@@ -88,7 +106,7 @@ def _report_holds_the_trials_numbers(experiment, report):
         assert mine["val_acc"].tolist() == pytest.approx([v for _, v in epochs[name]])
         (row,) = isolation[isolation["mode"] == final["mode"]].itertuples()  # smoke: one trial per mode
         assert row.test_acc_mean == pytest.approx(100 * final["test_acc"]) and row.test_acc_n == 1
-        low, high = wilson(final["test_acc"], final["n_test"])  # the report gives each its 95% interval
+        low, high = wilson_closed_form(final["test_acc"], final["n_test"])  # each accuracy's 95% interval
         assert f"{100 * final['test_acc']:.2f}{fmt_interval(low, high)} (n=1)" in md
 
 

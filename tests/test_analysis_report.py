@@ -9,12 +9,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from analysis import load_experiment
 import fake_experiment as fake
 from analysis.report import main, write_report
-from analysis.tables import paper_table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,10 +34,14 @@ def test_report_folder_contents(paper_report):
     for stem in ("learning_curves", "grid"):
         assert {f"figures/{stem}.png", f"figures/{stem}.svg"} <= names
     assert {"report.md", "report.html", "report.ipynb", "data/trials.csv", "data/history.csv"} <= names
+    # the exported Table 2 holds each cell's mean test accuracy, recomputed here from the trials by groupby
     exp = load_experiment(exp_dir)
-    table = paper_table(exp.trials, scientific=exp.roles.scientific, nuisance=exp.roles.nuisance,
-                        metric=exp.metric, mode=exp.mode)
-    assert (out / "tables" / "paper_table.csv").read_text() == table.to_csv()  # the export = the checked table
+    finished = exp.trials[exp.trials["status"] == "finished"]
+    means = (100 * finished.groupby(["task", "model", "mode"])["test_acc"].mean()).to_dict()
+    exported = pd.read_csv(out / "tables" / "paper_table.csv")
+    cells = {(r["task"], r["model"], m): r[f"{m}_mean"] for _, r in exported.iterrows() for m in ("fine_tune", "off_the_shelf")
+             if not pd.isna(r[f"{m}_mean"])}
+    assert cells == pytest.approx(means)
 
 
 def test_report_md_tells_the_story(paper_report):
@@ -120,18 +124,17 @@ def test_notebook_validates(paper_report):
     assert "figures.learning_curves(exp.history" in code and "tables.paper_table(exp.trials" in code
 
 
-def test_notebook_executes(paper_report, monkeypatch):
-    nbclient = pytest.importorskip("nbclient", reason="nbclient not installed (pip install -e '.[notebook]')")
-    pytest.importorskip("ipykernel", reason="ipykernel not installed (pip install -e '.[notebook]')")
+def test_notebook_executes(paper_report):
+    """write_report executes report.ipynb in a fresh python3 kernel (analysis/notebook.py): the notebook on
+    disk holds every cell's outputs, no error among them; running it a second time here would only repeat that."""
     _, out = paper_report
-    # The kernel is a new process: let it import this checkout's `analysis` even when not pip-installed.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(out / "report.ipynb", as_version=4)
-    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(out)}}).execute()
-    figure_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("figures.")]
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.get("execution_count") for c in code), "report.ipynb was written unexecuted"
+    assert not [o for c in code for o in c.outputs if o.get("output_type") == "error"]
+    figure_cells = [c for c in code if c.source.startswith("figures.")]
     assert figure_cells and all(any("image/png" in o.get("data", {}) for o in c.outputs) for c in figure_cells)
-    table_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("tables.")]
+    table_cells = [c for c in code if c.source.startswith("tables.")]
     assert table_cells and all(any("text/html" in o.get("data", {}) for o in c.outputs) for c in table_cells)
 
 

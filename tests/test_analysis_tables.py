@@ -11,10 +11,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from scipy.stats import binomtest
 
 from analysis import load_experiment
 import fake_experiment as fake
+from closed_form import wilson_closed_form
 from analysis.export import save_table
 from analysis.tables import dataset_table, isolation_table, paper_table
 
@@ -88,13 +88,23 @@ def test_table2_markdown_and_latex(paper):
     first = rows[0]
     mean, std = float(first["off_the_shelf_mean"]), float(first["off_the_shelf_std"])
     n_test = int(float(first["off_the_shelf_n_test"]))
-    # the 95% Wilson interval of the mean accuracy on n_test images, from scipy directly
-    ci = binomtest(round(mean / 100 * n_test), n_test).proportion_ci(method="wilson")
-    assert f"{mean:.2f} ± {std:.2f} [{ci.low * 100:.1f}, {ci.high * 100:.1f}] (n=3)" in md
+    # the 95% Wilson interval of the mean accuracy on n_test images, written out
+    low, high = wilson_closed_form(mean / 100, n_test)
+    assert f"{mean:.2f} ± {std:.2f} [{low * 100:.1f}, {high * 100:.1f}] (n=3)" in md
     assert "95% Wilson interval" in md and "weights_used" in md
     assert "(n=1)" in md and "ddof=1" in md and "%" in md
     tex = (out / "paper_table.tex").read_text()
     assert "\\begin{tabular}" in tex and "$\\pm$" in tex and "\\caption{Test accuracy (\\%)" in tex
+
+
+def test_wilson_interval_against_the_closed_form():
+    from analysis.intervals import wilson
+
+    assert wilson(0.75, 40) == pytest.approx((0.59806, 0.85813), abs=1e-5)  # 30 of 40
+    assert wilson(0.8, 50) == pytest.approx((0.66963, 0.88756), abs=1e-5)  # 40 of 50
+    for accuracy, n in ((0.75, 40), (0.8, 50), (0.1, 7), (1.0, 12)):
+        assert wilson(accuracy, n) == pytest.approx(wilson_closed_form(accuracy, n), abs=1e-9)
+    assert all(math.isnan(x) for x in wilson(0.5, 0)) and all(math.isnan(x) for x in wilson(math.nan, 40))
 
 
 def test_diff_left_empty_off_the_paper_setting(tmp_path):

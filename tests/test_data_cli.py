@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from study.data import DROP_KEYS, DataError, format_summary, read_collection, summarize
+from study.data import DROP_KEYS, DataError, format_summary, prepare_task, read_collection, summarize
 from study.data.__main__ import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,3 +98,19 @@ def test_help_explains_each_command(capsys):
         assert done.value.code == 0
         shown = capsys.readouterr().out
         assert all(word in shown for word in words)
+
+
+def test_summary_top_k_and_split_seed_reach_the_summary(demo_root, tmp_path, capsys):
+    argv = ["summary", "--collection", "rijksmuseum", "--root", str(demo_root), "--task", "type",
+            "--cache-dir", str(tmp_path), "--json"]
+    assert main(argv) == 0
+    whole = json.loads(capsys.readouterr().out)["tasks"]["type"]
+    assert main([*argv, "--top-k", "3", "--split-seed", "1"]) == 0
+    kept = json.loads(capsys.readouterr().out)["tasks"]["type"]
+    assert kept["classes"] == 3 < whole["classes"]  # the three most frequent types
+    # another split seed deals the same images out otherwise: the split's rows, not its sizes, differ
+    frames = {seed: prepare_task(read_collection("rijksmuseum", demo_root), "type", top_k=3, split_seed=seed,
+                                 cache_dir=tmp_path).frame for seed in (0, 1)}
+    assert frames[0].sort_index()["split"].tolist() != frames[1].sort_index()["split"].tolist()
+    assert (kept["train"], kept["val"], kept["test"]) == tuple(int((frames[1]["split"] == s).sum())
+                                                               for s in ("train", "val", "test"))

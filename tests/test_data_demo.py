@@ -131,4 +131,6 @@ def test_a_changed_generator_writes_a_new_cached_demo(tmp_path, monkeypatch, cha
         monkeypatch.setattr(demo_module, "paint", lambda *a: 255 - painter(*a))
     new = demo_module.ensure_demo(tmp_path)
     assert new != old and (new / "demo.json").is_file()
-    assert json.loads((new / "demo.json").read_text())["fingerprint"] == demo_module.fingerprint(12, 0)
+    # each folder is named by the fingerprint its own marker records, and the two differ
+    marks = [json.loads((folder / "demo.json").read_text())["fingerprint"] for folder in (old, new)]
+    assert marks[0] != marks[1] and all(f"-{mark}-seed0-12" in folder.name for mark, folder in zip(marks, (old, new)))

@@ -64,11 +64,17 @@ def test_a_file_that_does_not_match_is_refused_in_one_line(no_other_weights):
         get_model("efficientnet_lite0", 3, weights="imagenet")
 
 
+@pytest.fixture(scope="module")
+def feature_cache(tmp_path_factory):
+    """One cache for both heads: the frozen lite0's 96 px features are extracted once per init, not per head."""
+    return tmp_path_factory.mktemp("lite0-cache")
+
+
 @pytest.mark.parametrize("head_fit", ["optimizer", "logistic"])
-def test_off_the_shelf_imagenet_beats_its_random_init_twin(demo_root, tmp_path, head_fit):
+def test_off_the_shelf_imagenet_beats_its_random_init_twin(demo_root, feature_cache, head_fit):
     base = {"collection": "demo", "data_root": str(demo_root), "task": "type", "model": "efficientnet_lite0",
             "mode": "off_the_shelf", "image_size": 96, "max_epochs": 15, "patience": 3, "head_fit": head_fit,
-            "cache_dir": str(tmp_path)}
+            "cache_dir": str(feature_cache)}
     torch.set_num_threads(1)
     imagenet = run_trial({**base, "weights": "imagenet"})
     scratch = run_trial({**base, "weights": "none"})
@@ -77,3 +83,4 @@ def test_off_the_shelf_imagenet_beats_its_random_init_twin(demo_root, tmp_path, 
     # Two test images are ~6 points here; ImageNet features win by far more (measured: see study/bench/probe.py).
     assert imagenet["test_acc"] >= scratch["test_acc"] + 0.15, (imagenet["test_acc"], scratch["test_acc"])
     assert np.isfinite(imagenet["val_loss"])
+    assert {imagenet["feature_cache"], scratch["feature_cache"]} <= {"miss", "hit"}  # the second head: hits

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis import load_experiment
+from closed_form import mcnemar_closed_form
 from analysis.per_class import confused_pairs, per_class_accuracy
 from analysis.predictions import best_trials, read_predictions
 from analysis.report import write_report
@@ -69,11 +70,14 @@ def test_modes_are_compared_on_the_same_images(exp):
     assert (row["mode_a"], row["mode_b"]) == ("off_the_shelf", "fine_tune")
     assert row["acc_a"] == pytest.approx(100 * accs["off_the_shelf"]) and row["n_test"] == exp.trials["n_test"].iloc[0]
     assert row["diff"] == pytest.approx(row["acc_a"] - row["acc_b"])
-    assert row["ci_low"] <= row["diff"] <= row["ci_high"] and 0 < row["p_mcnemar"] <= 1
+    assert row["ci_low"] <= row["diff"] <= row["ci_high"]
+    assert row["p_mcnemar"] == pytest.approx(mcnemar_closed_form(row["only_a"], row["only_b"]))
     marked = paper_table_marked(exp.trials, exp.path, scientific=exp.roles.scientific, nuisance=exp.roles.nuisance,
                                 metric=exp.metric, mode=exp.mode)
     assert marked.frame["mode_p_mcnemar"].iloc[0] == pytest.approx(row["p_mcnemar"])
-    assert marked.display["fine-tune − off-the-shelf (pp)"].iloc[0].endswith(("*", "(n.s.)"))
+    lead = 100 * (accs["fine_tune"] - accs["off_the_shelf"])
+    mark = " *" if mcnemar_closed_form(row["only_a"], row["only_b"]) < 0.05 else " (n.s.)"
+    assert marked.display["fine-tune − off-the-shelf (pp)"].iloc[0] == f"{lead:+.2f}{mark}"
 
 
 def test_report_has_the_new_sections_and_its_notebook_opens_with_them(exp, tmp_path):

@@ -30,7 +30,7 @@ def test_the_report_of_a_real_run_is_valid_html(real_report):
     report_tests.test_html_is_valid_and_self_contained(real_report)
 
 
-def test_the_notebook_of_a_real_run_executes(real_report, monkeypatch):
+def test_the_notebook_of_a_real_run_executes(real_report):
     import test_analysis_report as report_tests
 
-    report_tests.test_notebook_executes(real_report, monkeypatch)
+    report_tests.test_notebook_executes(real_report)

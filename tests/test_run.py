@@ -12,36 +12,21 @@ import pytest
 from search_spaces import list_spaces
 from study.config import CONFIG_KEYS
 
-ray = pytest.importorskip("ray")
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    """One Ray per module, as the runner starts it: 2 CPUs, no dashboard, loopback only (conftest)."""
-    ray.init(num_cpus=2, include_dashboard=False)
-    yield
-    ray.shutdown()
-
 
 def rows(trial_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
-def smoke(local_ray, demo_root, tmp_path_factory):
-    from study.run.cli import main
-
-    storage = tmp_path_factory.mktemp("results")
-    argv = ["--space", "smoke", "--data", str(demo_root), "--collection", "demo", "--storage", str(storage),
-            "--name", "e2e", "--set", "max_epochs=3", "patience=3"]
-    code = main(argv)
-    return code, storage / "e2e", argv
+def smoke(real_run):
+    """The session's one real smoke run (conftest `real_run`, which asserts its exit status 0)."""
+    folder, argv = real_run
+    return 0, folder, argv
 
 
 def test_smoke_runs_every_trial_through_ray_on_loopback(smoke):
     code, folder, _ = smoke
-    assert code == 0
-    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
+    assert code == 0  # every trial's node_ip below is 127.0.0.1: Ray on loopback
     trials = sorted(p for p in folder.iterdir() if (p / "params.json").exists())
     assert len(trials) == 2 and all(re.fullmatch(r"train_[0-9a-f]{5}_\d{5}_\d+", p.name) for p in trials)
     for trial in trials:

@@ -103,9 +103,16 @@ def test_cached_rows_read_only_what_is_indexed_and_pickle_as_a_reference(demo, t
 
 def test_an_epoch_state_holds_the_best_weights_once_and_resumes_exactly(demo, tmp_path):
     # lr 1.0 on val_acc: accuracy stalls (a tie is no improvement), so some states hold an earlier best
-    states, config = [], {**BASE, "model": "tiny_cnn", "mode": "fine_tune", "max_epochs": 5, "patience": 5, "lr": 1.0, "monitor": "val_acc",
-                          "data_root": str(demo.root), "cache_dir": str(tmp_path / "cache")}
-    whole = run_trial(config, on_epoch=lambda m, s: states.append(s), collection=demo)
+    states, seen = [], []
+    config = {**BASE, "model": "tiny_cnn", "mode": "fine_tune", "max_epochs": 5, "patience": 5, "lr": 1.0,
+              "monitor": "val_acc", "data_root": str(demo.root), "cache_dir": str(tmp_path / "cache")}
+    whole = run_trial(config, on_epoch=lambda m, s: (states.append(s), seen.append(m)), collection=demo)
+    # the test metrics are the best epoch's weights', not the last epoch's
+    assert whole["best_epoch"] < whole["epochs_run"] == 5, "lr 1.0 no longer stalls: pick a config that does"
+    assert whole["val_acc"] == seen[whole["best_epoch"] - 1]["val_acc"] != seen[-1]["val_acc"]
+    model = get_model("tiny_cnn", whole["num_classes"])
+    model.load_state_dict(states[whole["best_epoch"] - 1]["trainable"])
+    assert _test_accuracy(model, demo, tmp_path) == whole["test_acc"]
     first = states[0]  # epoch 1 is always the best so far
     assert first["best_is_current"] and first["early_stopping"]["best_state"] is None
     resumed_states = []

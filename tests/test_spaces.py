@@ -117,7 +117,6 @@ def test_lr_sweep_searches_nuisance_within_each_cell():
 
 
 def test_per_cell_search_hands_out_every_cell_equally():
-    pytest.importorskip("optuna")
     from study.run.percell import PerCellSearch
     from search_spaces.registry import Categorical, LogUniform
 
@@ -293,3 +292,28 @@ def test_the_label_ladder_and_study_json_use_the_runs_split(demo_root):
     assert {k: recorded[k] for k in ("classes", "train", "val", "test")} == \
         {k: expected[k] for k in ("classes", "train", "val", "test")}
     assert recorded["train"] != default["train"]
+
+
+def test_sampler_and_source_task_options_reach_the_plan(demo_root, capsys):
+    assert "Optuna (QMC) per cell" in dry_run("lr_sweep", demo_root, capsys)  # the default sampler
+    assert "Optuna (TPE) per cell" in dry_run("lr_sweep", demo_root, capsys, "--sampler", "tpe")
+    assert "stage source: fine-tune on demo/material" in dry_run("cross_collection", demo_root, capsys)
+    assert "stage source: fine-tune on demo/type" in dry_run("cross_collection", demo_root, capsys,
+                                                             "--source-task", "type")
+
+
+@pytest.mark.parametrize("cpus", ["0", "-1"])
+def test_cpus_per_trial_must_be_positive(demo_root, capsys, cpus):
+    from study.run.cli import main
+
+    assert main(dry_run_argv("smoke", demo_root, "--cpus-per-trial", cpus)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --cpus-per-trial must be positive and --gpus-per-trial at least 0"]
+
+
+def test_cpus_per_trial_is_what_each_trial_asks_ray_for(demo_root):
+    from search_spaces import get_space
+    from study.run.cli import build_parser, make_launch
+
+    argv = dry_run_argv("smoke", demo_root, "--cpus-per-trial", "0.5")
+    assert make_launch(build_parser().parse_args(argv), argv, get_space("smoke")).cpus == 0.5

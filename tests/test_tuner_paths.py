@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-ray = pytest.importorskip("ray")
-from ray import tune  # noqa: E402
+import ray
+from ray import tune
 
-from search_spaces.registry import LogUniform, Stage  # noqa: E402
-from study.run.tuner import longest_first, scheduler_callbacks, search_setup  # noqa: E402
+from search_spaces.registry import LogUniform, Stage
+from study.run.tuner import longest_first, scheduler_callbacks, search_setup
 
 MODES = ["off_the_shelf", "fine_tune"]
 

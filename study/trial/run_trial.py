@@ -278,7 +278,9 @@ def run_trial(
         "test_top5": test["top5"], "num_classes": k, "n_train": counts["train"], "n_val": counts["val"],
         "n_test": counts["test"], "weights_used": weights_used, **stopper.best_metrics,
         "imagenet_top1": imagenet_top1(cfg.model) if weights_used == "imagenet" else None,
-        "epochs_run": epoch, "stopped_early": bool(stopped and epoch < cfg.max_epochs), "diverged": diverged,
+        # a logistic head is one fit, not epochs that patience cut short
+        "epochs_run": epoch, "stopped_early": bool(stopped and epoch < cfg.max_epochs and cfg.head_fit != "logistic"),
+        "diverged": diverged,
         "feature_cache": inputs.feature_cache, "features_time_s": inputs.features_time_s, "test_time_s": test_time_s,
         "resolved_config": {**cfg.to_dict(), "image_size": size},
     })
