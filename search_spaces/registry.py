@@ -14,6 +14,7 @@ one import line in `search_spaces/__init__.py`.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 from collections.abc import Callable, Mapping
@@ -219,7 +220,9 @@ def get_space(name: str) -> Space:
     try:
         return _SPACES[name]
     except KeyError:
-        raise UnknownSpaceError(f"unknown search space {name!r}; known spaces: {', '.join(list_spaces())}, "
+        close = difflib.get_close_matches(name, list_spaces(), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UnknownSpaceError(f"unknown search space {name!r}; {hint}known spaces: {', '.join(list_spaces())}, "
                                 "or a path to a .toml study file") from None
 
 

@@ -47,8 +47,10 @@ COMPUTED: dict[str, tuple[str, Callable]] = {
     "halving": ("top_k", label_pruning.class_ladder),
     "paper_tasks": ("task", paper_tasks),
 }
-# Planners with several stages, by name (a file's `planner`)
-PLANNERS: dict[str, Callable] = {"cross_collection": cross_collection.plan}
+# Planners with several stages, by name (a file's `planner`): the registered space whose planner it is, whose
+# scientific keys it varies, whose source options and experiment folders it takes, and the fixed keys it reads
+PLANNERS: dict[str, tuple[Space, tuple[str, ...]]] = {"cross_collection": (cross_collection.SPACE,
+                                                                           ("task", "max_epochs"))}
 DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
 # The top-level values of a file and their TOML types
 TOP: dict[str, type] = {"name": str, "question": str, "metric": str, "direction": str, "search": str,
@@ -243,18 +245,37 @@ def study_from_dict(data: dict, where: str) -> Space:
         if not isinstance(text, str):
             raise check.fail(f"why.{key}", "a sentence in quotes")
         why[key] = text
-    planner = data.get("planner")
-    if planner is not None and planner not in PLANNERS:
-        raise check.fail("planner", f"{planner!r}; one of {', '.join(PLANNERS)} (or none: one grid or Optuna stage)")
-    reports = data.get("reports", [""])
-    if not all(isinstance(r, str) for r in reports) or "" not in reports:
-        raise check.fail("reports", "a list of experiment-folder suffixes that includes \"\" (the main one)")
-    optional = {k: data[k] for k in ("budget", "notes", "example", "demo_baseline", "demo_head_fit", "takes_source",
+    planned: dict[str, Any] = {}
+    if "planner" in data:
+        planned = _planner(check, data, scientific, fixed)
+    for key in ("takes_source", "reports"):
+        if key in data and not planned:
+            raise check.fail(key, "set by a planner (planner = \"cross_collection\"), not on its own")
+    optional = {k: data[k] for k in ("budget", "notes", "example", "demo_baseline", "demo_head_fit",
                                      "samples_per_cell", "scheduler", "sampler") if k in data}
     return Space(name=data["name"], question=data["question"], scientific=scientific, nuisance=nuisance,
                  fixed=fixed, demo=demo, why=why, metric=metric, mode=direction, search=search,
                  demo_samples_per_cell=data.get("demo_samples_per_cell", data.get("samples_per_cell", 1)),
-                 reports=tuple(reports), plan=PLANNERS.get(planner) if planner else None, **optional)
+                 **planned, **optional)
+
+
+def _planner(check: _Checker, data: dict, scientific: dict, fixed: dict) -> dict[str, Any]:
+    """A named planner's Space fields, once the file declares what that planner reads."""
+    name = data["planner"]
+    if name not in PLANNERS:
+        raise check.fail("planner", f"{name!r}; one of {', '.join(PLANNERS)} (or none: one grid or Optuna stage)")
+    space, needs = PLANNERS[name]
+    if set(scientific) != set(space.scientific):
+        raise check.fail("scientific", f"planner {name} varies {', '.join(space.scientific)}; declare those")
+    missing = [k for k in needs if k not in fixed]
+    if missing:
+        raise check.fail("fixed", f"planner {name} reads {', '.join(missing)}: give them in [fixed]")
+    fields = {"plan": space.plan, "takes_source": space.takes_source, "reports": tuple(space.reports)}
+    for key in ("takes_source", "reports"):
+        given = data.get(key, fields[key])
+        if (tuple(given) if isinstance(given, list) else given) != fields[key]:
+            raise check.fail(key, f"planner {name} sets it to {fields[key]!r}")
+    return fields
 
 
 # ---------------------------------------------------------------- a Space -> a file
@@ -279,7 +300,7 @@ def study_to_dict(space: Space) -> dict[str, Any]:
     """What a study file holds for `space`; study_from_dict(study_to_dict(s)) plans what s plans."""
     planner = None
     if space.plan is not None:
-        planner = next((name for name, function in PLANNERS.items() if function is space.plan), None)
+        planner = next((name for name, (owner, _) in PLANNERS.items() if owner.plan is space.plan), None)
         if planner is None:
             raise StudyFileError(f"{space.name}: its planner has no name; known planners: {', '.join(PLANNERS)}")
     roles = set(space.scientific) | set(space.nuisance)
@@ -290,11 +311,9 @@ def study_to_dict(space: Space) -> dict[str, Any]:
                 "demo_samples_per_cell": space.demo_samples_per_cell}
     out["scheduler"] = space.scheduler
     out |= {k: getattr(space, k) for k in ("budget", "notes", "example") if getattr(space, k)}
-    out |= {k: True for k in ("demo_baseline", "demo_head_fit", "takes_source") if getattr(space, k)}
+    out |= {k: True for k in ("demo_baseline", "demo_head_fit") if getattr(space, k)}
     if planner:
-        out["planner"] = planner
-    if tuple(space.reports) != ("",):
-        out["reports"] = list(space.reports)
+        out["planner"] = planner  # which sets takes_source and reports
     out["scientific"] = {k: _axis(space, k, v) for k, v in space.scientific.items()}
     if space.nuisance:
         out["nuisance"] = {k: (_spec(v) if isinstance(v, (LogUniform, Uniform, IntUniform, Categorical))
