@@ -1,9 +1,9 @@
 """Study files and --grid/--tune (search_spaces/study_file.py): a file or a command line becomes the same
 `Space` a registered one is, or is refused in one StudyError line naming the file, the key and what is valid."""
 
-import math
 import re
 import string
+from pathlib import Path
 
 import pytest
 import tomli_w
@@ -262,3 +262,19 @@ options = st.builds(lambda key, text: f"{key}={text}", st.sampled_from(KEYS), st
        samples=st.one_of(st.none(), st.integers(-1, 3)))
 def test_generated_grid_and_tune_options_plan_or_are_refused_in_one_line(name, grid, tune, samples):
     plans_or_one_line(lambda: with_axes(get_space(name), grid, tune, samples))
+
+
+def test_the_readmes_example_study_file_plans(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Your own study", 1)[1]
+    text = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    space = load_study(write_text(tmp_path / "augment_type.toml", text))
+    assert f"--space {space.name}.toml" in section and f"artstudy-results/{space.name}" in section
+    [stage] = plan_for_display(space)
+    assert stage.num_trials == 2 * 2 * space.samples_per_cell  # model x augment, each cell searched
+    assert set(stage.search) == {"lr", "batch_size"}
+
+
+def write_text(path, text):
+    path.write_text(text)
+    return path
