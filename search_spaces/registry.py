@@ -9,7 +9,8 @@ samples (a grid, or Optuna one search per scientific cell) and its README recipe
 `--help`, `--dry-run` and the tests stay cheap.
 
 Adding a space: one module in this package that calls `register_space(Space(...))`, and
-one import line in `search_spaces/__init__.py`.
+one import line in `search_spaces/__init__.py`. Or, without code, a study file: `study_file.py`
+reads it into the same `Space` (and writes any space out as one).
 """
 
 from __future__ import annotations
