@@ -37,7 +37,9 @@ def confused_pairs(predictions: pd.DataFrame, top: int = 15) -> pd.DataFrame:
     wrong = predictions[predictions["pred"] != predictions["true"]]
     totals = predictions.groupby("true_label").size()
     pairs = wrong.groupby(["true_label", "pred_label"], dropna=False).size().rename("images").reset_index()
-    pairs["share_of_true"] = pairs["images"] / pairs["true_label"].map(totals)
+    # by position, as floats: with no mistake (a perfect trial) the labels are an empty str column, which
+    # map() keeps str, and pandas will not divide by that
+    pairs["share_of_true"] = pairs["images"].to_numpy() / totals.reindex(pairs["true_label"]).to_numpy(dtype=float)
     return pairs.sort_values(["images", "true_label"], ascending=[False, True], kind="stable").head(top)
 
 
