@@ -9,11 +9,13 @@ samples (a grid, or Optuna one search per scientific cell) and its README recipe
 `--help`, `--dry-run` and the tests stay cheap.
 
 Adding a space: one module in this package that calls `register_space(Space(...))`, and
-one import line in `search_spaces/__init__.py`.
+one import line in `search_spaces/__init__.py`. Or, without code, a study file: `study_file.py`
+reads it into the same `Space` (and writes any space out as one).
 """
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 from collections.abc import Callable, Mapping
@@ -43,6 +45,24 @@ class LogUniform:
 
 
 @dataclass(frozen=True)
+class Uniform:
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"uniform[{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class IntUniform:
+    low: int
+    high: int
+
+    def __str__(self) -> str:
+        return f"integer[{self.low}, {self.high}]"
+
+
+@dataclass(frozen=True)
 class Categorical:
     values: tuple
 
@@ -50,7 +70,7 @@ class Categorical:
         return "one of {" + ", ".join(map(str, self.values)) + "}"
 
 
-Distribution = LogUniform | Categorical
+Distribution = LogUniform | Uniform | IntUniform | Categorical
 
 
 def to_optuna(dist: Distribution):
@@ -58,6 +78,10 @@ def to_optuna(dist: Distribution):
 
     if isinstance(dist, LogUniform):
         return od.FloatDistribution(dist.low, dist.high, log=True)
+    if isinstance(dist, Uniform):
+        return od.FloatDistribution(dist.low, dist.high)
+    if isinstance(dist, IntUniform):
+        return od.IntDistribution(dist.low, dist.high)
     return od.CategoricalDistribution(list(dist.values))
 
 
@@ -145,6 +169,7 @@ class Space:
     samples_per_cell: int = 1  # optuna: trials per scientific cell
     demo_samples_per_cell: int = 1
     scheduler: str = "fifo"  # fifo | asha (asha: within each scientific cell)
+    sampler: str = SAMPLERS[0]  # optuna: the default of --sampler
     budget: str = ""  # README: trial count and what it costs
     notes: str = ""  # README: caveats, how values are chosen
     example: str = "--data /data/rijksmuseum --collection rijksmuseum"  # README: flags of a real-collection run
@@ -196,7 +221,10 @@ def get_space(name: str) -> Space:
     try:
         return _SPACES[name]
     except KeyError:
-        raise UnknownSpaceError(f"unknown search space {name!r}; known spaces: {', '.join(list_spaces())}") from None
+        close = difflib.get_close_matches(name, list_spaces(), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UnknownSpaceError(f"unknown search space {name!r}; {hint}known spaces: {', '.join(list_spaces())}, "
+                                "or a path to a .toml study file") from None
 
 
 def _check_declaration(space: Space) -> None:
@@ -208,6 +236,8 @@ def _check_declaration(space: Space) -> None:
         raise ValueError(f"space {space.name}: a key cannot be both scientific and nuisance")
     if space.search not in ("grid", "optuna") or space.scheduler not in ("fifo", "asha"):
         raise ValueError(f"space {space.name}: search must be grid|optuna, scheduler fifo|asha")
+    if space.sampler not in SAMPLERS:
+        raise ValueError(f"space {space.name}: sampler must be one of {SAMPLERS}")
 
 
 # ---------------------------------------------------------------- planning

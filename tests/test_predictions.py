@@ -140,3 +140,16 @@ def test_predict_defaults_to_the_best_trial_and_says_what_is_wrong(exp, demo_roo
         assert predict.main(argv) == 2
         err = capsys.readouterr().err
         assert message in err and err.strip().splitlines()[-1].startswith("error: "), err
+
+
+def test_confused_pairs_of_a_perfect_trial_is_empty_and_of_a_mistake_its_share(exp):
+    """A trial without a mistake (a 2-class rung can score 100%) leaves no pair, and the report goes on."""
+    predictions, _ = next(iter(_saved(exp).values()))
+    perfect = predictions.assign(pred=predictions["true"], pred_label=predictions["true_label"])
+    assert confused_pairs(perfect).empty
+    one_wrong = perfect.copy()
+    label = one_wrong["true_label"].iloc[0]
+    one_wrong.loc[one_wrong.index[0], ["pred", "pred_label"]] = [-1, "other"]
+    [row] = confused_pairs(one_wrong).to_dict("records")
+    # one mistake among the images of that class, counted by hand
+    assert row["images"] == 1 and row["share_of_true"] == pytest.approx(1 / (perfect["true_label"] == label).sum())

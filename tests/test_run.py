@@ -79,7 +79,7 @@ def cli(*args):
 
 # Through a subprocess: argparse's exit and what is refused before anything heavy is imported.
 EARLY = {
-    "unknown space": (["--space", "grid_papers"], "invalid choice: 'grid_papers' (choose from 'cross_collection'"),
+    "unknown space": (["--space", "grid_papers"], "unknown search space 'grid_papers'; did you mean 'grid_paper'? known spaces: cross_collection"),
     "unknown key": (["--space", "smoke", "--set", "learning_rate=0.1"], "known keys: collection, data_root"),
     "wrong type": (["--space", "smoke", "--set", "max_epochs=lots"], "max_epochs='lots' is not a valid int"),
     "overflow": (["--space", "smoke", "--set", "max_epochs=1e400"], "max_epochs='1e400' is not a valid int"),

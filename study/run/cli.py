@@ -5,6 +5,8 @@
     python -m study.run --space label_pruning --data /data/rijks --collection rijksmuseum --seeds 3
     python -m study.run --space grid_paper --resume         # continue an interrupted experiment
     python -m study.run --space lr_sweep --address auto --gpus-per-trial 0.5   # on a Ray cluster
+    python -m study.run --space my_study.toml               # a study file (search_spaces/study_file.py)
+    python -m study.run --space label_pruning --tune lr=loguniform:1e-4:1e-1 --samples-per-cell 2
 
 Bad input (an unknown space or --set key, a wrong value, a --data folder that is not the
 collection named, a task it lacks, GPUs that are not there) ends with one line `error: ...`
@@ -28,6 +30,7 @@ from typing import Any
 
 from search_spaces import Context, Space, Stage, get_space, list_spaces
 from search_spaces.demo_transfer import PACKAGED
+from search_spaces.study_file import StudyFileError, load_study, space_to_toml, with_axes
 from study.run import experiment as exp
 from study.config import CONFIG_KEYS, SAMPLERS, ConfigError, coerce_value
 from study.contract import DEFAULT_STORAGE, MODEL_FILE, STUDY_FILE, StudyRecord
@@ -39,7 +42,7 @@ from study.run.planning import Collections, make_context, missing_imagenet, plan
 from study.run.trackers import MLFLOW_DEFAULT, check_installed
 
 EXPERIMENT_OPTIONS = ("data", "collection", "set", "seeds", "sampler", "source_data", "source_collection",
-                      "source_task")  # what defines an experiment; --resume reads them from study.json
+                      "source_task", "grid", "tune", "samples_per_cell", "scheduler")  # what defines an experiment; --resume reads them from study.json
 
 
 class Parser(argparse.ArgumentParser):
@@ -52,8 +55,21 @@ def build_parser() -> Parser:
                                        subsequent_indent=" " * 20) for name in list_spaces(by_name=False))
     p = Parser(prog="python -m study.run", description="Run a named study of transfer learning on art "
                "collections through Ray Tune.", epilog=f"studies (--space):\n{studies}\n\nREADME.md has a "
-               "recipe for each.", formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--space", required=True, choices=list_spaces(), help="the study to run")
+               "recipe for each; its section \"Your own study\" declares one in a .toml file.",
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--space", required=True, metavar="NAME|FILE.toml",
+                   help=f"the study to run: one of {', '.join(list_spaces())}, or a study file ending in .toml")
+    p.add_argument("--write-study", metavar="FILE.toml", help="write the space (with any --grid/--tune) as a "
+                   "study file to edit, then run it with --space FILE.toml; runs nothing")
+    p.add_argument("--grid", action="append", metavar="KEY=V1,V2,...", help="add a scientific axis, or replace "
+                   "one: --grid augment=false,true, --grid top_k=halving (the collection's ladder)")
+    p.add_argument("--tune", action="append", metavar="KEY=DIST", help="search a nuisance key with Optuna inside "
+                   "every scientific cell: loguniform:A:B, uniform:A:B, int:A:B or choice:V1,V2,... "
+                   "(--tune lr=loguniform:1e-5:1e-1)")
+    p.add_argument("--samples-per-cell", type=int, metavar="N", help="with --tune: Optuna trials per scientific "
+                   "cell (default: the space's; 1 for a grid space)")
+    p.add_argument("--scheduler", choices=("fifo", "asha"), help="with --tune: ASHA stops poor trials within "
+                   "each cell; fifo runs every trial to early stopping (default: the space's)")
     p.add_argument("--data", metavar="DIR", help="the collection's folder (default: the synthetic demo, "
                    "written on first use, and the demo budget)")
     p.add_argument("--collection", choices=list_collections(), help="the collection's layout (needed with --data)")
@@ -104,7 +120,27 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def experiment_options(args: argparse.Namespace) -> dict[str, Any]:
+def load_space(args: argparse.Namespace) -> Space:
+    """--space (a registered name or a .toml study file), with --grid, --tune, --samples-per-cell and --scheduler."""
+    base = load_study(args.space) if args.space.endswith(".toml") else get_space(args.space)
+    return with_axes(base, getattr(args, "grid", None), getattr(args, "tune", None),
+                     getattr(args, "samples_per_cell", None), getattr(args, "scheduler", None))
+
+
+def write_study(space: Space, path: str) -> None:
+    if not path.endswith(".toml"):
+        raise StudyFileError(f"--write-study {path}: a study file's name ends in .toml")
+    if Path(path).exists():
+        raise StudyFileError(f"--write-study {path}: the file exists; choose another path or remove it")
+    text = space_to_toml(space)
+    try:
+        Path(path).write_text(text)
+    except OSError as err:
+        raise StudyFileError(f"--write-study {path}: {err.strerror}") from None
+    print(f"wrote {path}: run it with python -m study.run --space {path}")
+
+
+def experiment_options(args: argparse.Namespace, space: Space | None = None) -> dict[str, Any]:
     """The options that define an experiment, normalised (resolved paths, typed --set values)."""
     if args.data and not args.collection:
         raise ConfigError(f"--data needs --collection: one of {', '.join(list_collections())}")
@@ -115,7 +151,7 @@ def experiment_options(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError(f"--source-collection {args.source_collection} needs --source-data DIR")
     if args.source_data and not args.source_collection:
         raise ConfigError(f"--source-data needs --source-collection: one of {', '.join(list_collections())}")
-    space = get_space(args.space)
+    space = space or load_space(args)
     if not space.takes_source and (args.source_data or args.source_collection or args.source_task):
         with_source = [name for name in list_spaces() if get_space(name).takes_source]
         raise ConfigError("--source-data, --source-collection and --source-task are for "
@@ -123,7 +159,8 @@ def experiment_options(args: argparse.Namespace) -> dict[str, Any]:
     if space.takes_source and args.data and collection != "demo" and not args.source_data:
         raise ConfigError(f"{space.name} on --data needs the source too: --source-data DIR --source-collection C")
     if args.sampler and space.search != "optuna":
-        raise ConfigError(f"--sampler is for Optuna spaces ({', '.join(optuna_spaces())}), not {args.space}")
+        raise ConfigError(f"--sampler is for Optuna spaces ({', '.join(optuna_spaces())}, or any with --tune), "
+                          f"not {args.space}")
     if args.seeds is not None and args.seeds < 1:
         raise ConfigError("--seeds must be at least 1")
     return {
@@ -131,10 +168,14 @@ def experiment_options(args: argparse.Namespace) -> dict[str, Any]:
         "collection": collection,
         "set": parse_sets(args.set),
         "seeds": args.seeds or 1,
-        "sampler": args.sampler or SAMPLERS[0],
+        "sampler": args.sampler or space.sampler or SAMPLERS[0],
         "source_data": str(Path(args.source_data).expanduser().resolve()) if args.source_data else "",
         "source_collection": args.source_collection or ("demo" if not args.source_data else ""),
         "source_task": args.source_task or "",
+        "grid": list(getattr(args, "grid", None) or []),
+        "tune": list(getattr(args, "tune", None) or []),
+        "samples_per_cell": getattr(args, "samples_per_cell", None),
+        "scheduler": getattr(args, "scheduler", None),
     }
 
 
@@ -261,7 +302,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     prepare_environment(args.address)  # before anything imports Ray: loopback only, or the cluster's token
     # Every epoch checkpoints and num_to_keep forces a state snapshot: expected here, not a bottleneck.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    space = get_space(args.space)
+    space = load_space(args)
+    if args.write_study:
+        write_study(space, args.write_study)
+        return 0
     launch = make_launch(args, argv, space)
     collections = Collections()
     ctx = make_context(launch.options, collections)
@@ -296,7 +340,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 def make_launch(args: argparse.Namespace, argv: list[str], space: Space) -> Launch:
     """The checked options of this invocation; on --resume, the experiment's recorded ones."""
     storage = args.storage if exp.is_uri(args.storage) else str(Path(args.storage).expanduser().resolve())
-    options = experiment_options(args)
+    options = experiment_options(args, space)
     name = args.name or exp.default_name(space.name, options["collection"])
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
         raise ConfigError("--cpus-per-trial must be positive and --gpus-per-trial at least 0")

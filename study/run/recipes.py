@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from search_spaces.registry import Space, get_space, list_spaces
+from search_spaces.study_file import space_to_toml
 from study.config import DEMO_BUDGET
 from study.contract import DEFAULT_STORAGE
 from study.run.experiment import default_name
@@ -42,7 +43,7 @@ def commands(space: Space) -> list[str]:
         collection = space.example.split("--collection ", 1)[1].split()[0]
         out += [f"python -m study.run --space {space.name} {space.example}",
                 *reports(default_name(space.name, collection))]
-    return out
+    return out + [f"python -m study.run --space {space.name} --write-study {space.name}.toml"]
 
 
 def recipe(space: Space, demo_trials: int | None = None) -> str:
@@ -68,6 +69,9 @@ def recipe(space: Space, demo_trials: int | None = None) -> str:
     if space.notes:
         lines += [f"**Notes.** {space.notes}", ""]
     lines += ["```", *commands(space), "```", ""]
+    lines += [f"<details><summary>Its study file, <code>{space.name}.toml</code> (the last command writes it; "
+              f"edit it and run <code>--space {space.name}.toml</code>)</summary>", "", "```toml",
+              space_to_toml(space).rstrip(), "```", "", "</details>", ""]
     return "\n".join(lines)
 
 
@@ -127,7 +131,17 @@ def readme(demo_counts: dict[str, int] | None = None) -> str:
              "Each recipe below is generated from its space's declaration in `search_spaces/` "
              "(`python -m study.run.recipes`). Run a recipe's first command as is for the demo "
              f"({DEMO_BUDGET.images} synthetic images in the Rijksmuseum layout, and a demo budget it prints); point `--data` at a real "
-             "collection for the paper's budget. `--dry-run` lists the trials without running them.", ""]
+             "collection for the paper's budget. `--dry-run` lists the trials without running them.", "",
+             "Every recipe takes more axes from the command line: `--grid KEY=V1,V2,...` adds a scientific axis "
+             "or replaces one (`--grid augment=false,true`, `--grid top_k=halving`); `--tune KEY=DIST` searches a "
+             "nuisance key with Optuna inside every scientific cell (`--tune lr=loguniform:1e-5:1e-1`; also "
+             "`uniform:A:B`, `int:A:B`, `choice:V1,V2`), with `--samples-per-cell N` and `--scheduler asha|fifo`. "
+             "A key given a role leaves the others (a tuned `lr` is no longer fixed). For example, accuracy "
+             "against the classes kept, with the learning rate tuned for every rung:", "",
+             "```", "python -m study.run --space label_pruning --tune lr=loguniform:1e-4:1e-1 --samples-per-cell 2",
+             "```", "",
+             "Each recipe's study file (`--write-study`, below each recipe) is the same study as a file to edit "
+             "(see \"Your own study\").", ""]
     for name in list_spaces(by_name=False):
         parts.append(recipe(get_space(name), demo_counts.get(name)))
     parts.append(CLUSTER)
