@@ -4,7 +4,7 @@
         <trial>/                       Ray Tune: PARAMS_FILE, RESULT_FILE (EPOCH_METRICS, then FINAL_METRICS),
                                        PROGRESS_FILE
             checkpoint_*/              STATE_FILE (an epoch's), or the final one: MODEL_FILE, FINAL_FILE,
-                                       PREDICTIONS_FILE, CLASSES_FILE
+                                       PREDICTIONS_FILE, CLASSES_FILE, LOGITS_FILE
         report/                        REPORT_DIR, what `python -m analysis.report` writes
 
 The trial layer writes these names, the runner adds study.json (`StudyRecord`), analysis reads them
@@ -36,6 +36,10 @@ MODEL_FILE = "model.pt"  # the final checkpoint: the best epoch's model, which w
 FINAL_FILE = "final.json"  # the final checkpoint: the trial's final report (FINAL_METRICS); marks it final
 PREDICTIONS_FILE = "predictions.csv"  # the final checkpoint: one row per test image (study/trial/predictions.py)
 CLASSES_FILE = "classes.csv"  # the final checkpoint: one row per class (study/trial/predictions.py)
+# The final checkpoint: every test logit, so analysis can restrict a model to a subset of its classes
+# (label_pruning's "same model, easier test"). An .npz without pickles: `logits` float16 (n_test, K),
+# `image_id` (predictions.csv's rows, in order), `label` (the K classes in the model's output order).
+LOGITS_FILE = "test_logits.npz"
 REPORT_DIR = "report"  # the report's folder inside the experiment folder
 
 # What each epoch reports (a line of result.json), in this order.
