@@ -19,6 +19,7 @@ SPACE = register_space(
         demo=DEMO_BUDGET.values,
         demo_baseline=True,
         demo_head_fit=True,
+        demo_ladder=True,
         why={
             "model": "the five backbones compared (AlexNet added by the 2020 reproduction)",
             "mode": "off the shelf vs fine-tuned: the paper's central comparison",
