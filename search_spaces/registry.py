@@ -153,11 +153,12 @@ class Space:
     takes_source: bool = False  # its first stage trains on a second collection: --source-data/-collection/-task
     # On the demo: paper backbones only where their ImageNet file is here, plus efficientnet_lite0 with and
     # without ImageNet weights (search_spaces/demo_transfer.py); demo_head_fit adds its logistic-head rows,
-    # demo_twin=False leaves out the random-init twin, demo_ladder adds efficientnet_lite1/2 off the shelf
+    # demo_twin names the modes that get the random-init twin, demo_ladder adds efficientnet_lite1/2 off the shelf
     demo_baseline: bool = False
     demo_head_fit: bool = False
-    demo_twin: bool = True
+    demo_twin: tuple[str, ...] = tuple(MODES)
     demo_ladder: bool = False
+    demo_images: int = 0  # the demo collection's size for this space (0: study.config.DEMO_BUDGET.images)
 
     @property
     def roles(self) -> dict[str, list[str]]:

@@ -212,8 +212,10 @@ def expected_trials(name, demo_root, seeds=1):
     if space.demo_baseline:  # no paper weights here (no_paper_weights): efficientnet_lite0, ImageNet (and random init)
         rests = math.prod(sizes) // len(space.scientific["model"])
         off_the_shelf = rests // 2  # the cells with mode=off_the_shelf
-        per_off_the_shelf_cell = (2 if space.demo_twin else 1) + (2 if space.demo_ladder else 0)  # + lite1, lite2
-        trials = (2 if space.demo_twin else 1) * rests + (2 * off_the_shelf if space.demo_ladder else 0)
+        twins = {mode: 2 if mode in space.demo_twin else 1 for mode in ("off_the_shelf", "fine_tune")}
+        per_off_the_shelf_cell = twins["off_the_shelf"] + (2 if space.demo_ladder else 0)  # + lite1, lite2
+        trials = (twins["off_the_shelf"] + twins["fine_tune"]) * (rests // 2) + (
+            2 * off_the_shelf if space.demo_ladder else 0)
         if space.demo_head_fit:  # + a logistic head on each off-the-shelf trial
             trials += per_off_the_shelf_cell * off_the_shelf
         return trials * samples

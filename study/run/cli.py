@@ -265,7 +265,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     space = get_space(args.space)
     launch = make_launch(args, argv, space)
     collections = Collections()
-    ctx = make_context(launch.options, collections)
+    ctx = make_context(launch.options, collections, space.demo_images)
     stages = plan(space, ctx, collections)
     print_skipped(stages)
     if args.dry_run:
