@@ -183,8 +183,8 @@ def test_demo_without_imagenet_files_says_so_once(demo_root, tmp_path, monkeypat
     out = capsys.readouterr().out
     # one line: the paper's backbones skipped, the command that fetches them, what runs instead
     assert out.count("python -m study.weights fetch alexnet inception_v3 resnet50 vgg19 xception") == 1
-    assert "skipped: alexnet" in out and "efficientnet_lite0" in out and "random initialisation" in out
-    assert {c["model"] for s in stages for c in s.trial_configs()} == {"efficientnet_lite0"}
+    assert "skipped: alexnet" in out and "efficientnet_lite0" in out and "install with artstudy" in out
+    assert {c["model"] for s in stages for c in s.trial_configs()} == {f"efficientnet_lite{i}" for i in range(3)}
 
 
 
