@@ -70,7 +70,8 @@ FINAL_METRICS: dict[str, str] = {
     "n_train": "training images",
     "n_val": "validation images",
     "n_test": "test images",
-    "weights_used": "where the backbone's weights came from: imagenet, none, a checkpoint, or the demo's fallback",
+    "weights_used": "where the backbone's weights came from: imagenet, none, the demo's fallback, or a "
+                    "checkpoint named by what it was trained on (study.trial.weights.checkpoint_origin), never by its path",
     "val_loss": "the best epoch's val_loss",
     "val_acc": "the best epoch's val_acc",
     "val_bacc": "the best epoch's val_bacc",

@@ -53,8 +53,9 @@ def test_a_logistic_head_trial_keeps_its_test_logits(demo_root, tmp_path):
     predictions = pd.read_csv(tmp_path / PREDICTIONS_FILE, dtype={"image_id": str})
     classes = pd.read_csv(tmp_path / CLASSES_FILE)
     _agrees(_read(tmp_path), predictions, classes, final["n_test"], final["num_classes"])
-    # the test accuracy, recomputed from the saved logits alone
-    assert (_read(tmp_path)["logits"].argmax(1) == predictions["true"]).mean() == pytest.approx(final["test_acc"], abs=0.05)
+    # the test accuracy, recomputed from the saved logits alone (a float16 near-tie may move one image)
+    recomputed = (_read(tmp_path)["logits"].argmax(1) == predictions["true"]).mean()
+    assert recomputed == pytest.approx(final["test_acc"], abs=1.01 / final["n_test"])
 
 
 def test_float16_keeps_huge_scores_finite_and_nan_as_nan():
