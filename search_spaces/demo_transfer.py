@@ -26,14 +26,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from study.config import DEMO_BUDGET
+from study.config import DEMO_BUDGET, MODES
 
 PACKAGED = "efficientnet_lite0"  # the backbone whose ImageNet weights are a package dependency
 LADDER = ("efficientnet_lite1", "efficientnet_lite2")  # packaged too: bigger, better on ImageNet (76.7, 77.6% top-1)
 
 
 def plan_baseline(cells: list[dict[str, Any]], base: dict[str, Any], overrides: dict[str, Any],
-                  has_imagenet, *, head_fit: bool, twin: tuple[str, ...] = ("off_the_shelf", "fine_tune"),
+                  has_imagenet, *, head_fit: bool, twin: tuple[str, ...] = tuple(MODES),
                   ladder: bool = False) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
     """(the demo's cells, the paper backbones left out for want of their ImageNet file).
 
