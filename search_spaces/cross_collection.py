@@ -96,7 +96,8 @@ SPACE = register_space(
         fixed={k: v for k, v in PAPER_RECIPE.items() if k != "weights"} | {"task": "material"},
         demo=DEMO_BUDGET.values,
         why={
-            "model": "the five backbones of grid_paper",
+            "model": "the five backbones of grid_paper. On the demo, where their ImageNet files are missing: "
+                     "efficientnet_lite0, whose ImageNet weights install with artstudy (128 px, at most 6 epochs)",
             "mode": "off the shelf vs fine-tuned, on the target collection",
             "weights": "imagenet, or `source`: the same backbone fine-tuned on the source collection "
                        "(stage 1; its model.pt path is what params.json records)",
@@ -105,8 +106,8 @@ SPACE = register_space(
         },
         budget=(
             "stage 1: 5 trials (one fine-tuning per backbone on the source); stage 2: 5 models x 2 modes x "
-            "2 weights = 20 trials (times --seeds): 25 in all. Demo: 9 minutes (540 s) for both stages on 2 "
-            "CPU cores, the target demo's caches warm (the source demo is written on first use)."
+            "2 weights = 20 trials (times --seeds): 25 in all. Demo on a machine without the paper's ImageNet "
+            "files: efficientnet_lite0 alone, 1 + 2 modes x 2 weights = 5 trials; its time on 2 CPU cores is still to be measured."
         ),
         notes=(
             "Without --data both collections are synthetic demos: the demo (seed 0) is the target and a "
