@@ -177,9 +177,13 @@ class Space:
     plan: Callable[["Space", Context], list[Stage]] | None = None  # custom planner (several stages)
     takes_source: bool = False  # its first stage trains on a second collection: --source-data/-collection/-task
     # On the demo: paper backbones only where their ImageNet file is here, plus efficientnet_lite0 with and
-    # without ImageNet weights (search_spaces/demo_transfer.py); demo_head_fit adds its logistic-head rows
+    # without ImageNet weights (search_spaces/demo_transfer.py); demo_head_fit adds its logistic-head rows,
+    # demo_twin names the modes that get the random-init twin, demo_ladder adds efficientnet_lite1/2 off the shelf
     demo_baseline: bool = False
     demo_head_fit: bool = False
+    demo_twin: tuple[str, ...] = tuple(MODES)
+    demo_ladder: bool = False
+    demo_images: int = 0  # the demo collection's size for this space (0: study.config.DEMO_BUDGET.images)
 
     @property
     def roles(self) -> dict[str, list[str]]:
@@ -283,7 +287,8 @@ def plan_grid(space: Space, ctx: Context) -> list[Stage]:
     if ctx.demo and space.demo_baseline and "model" in grid and "weights" not in ctx.overrides:
         stage.cells, stage.skipped_models = plan_baseline(stage.cell_list(), base, ctx.overrides,
                                                           ctx.has_imagenet or (lambda model: True),
-                                                          head_fit=space.demo_head_fit)
+                                                          head_fit=space.demo_head_fit, twin=space.demo_twin,
+                                                          ladder=space.demo_ladder)
         stage.grid = {}
         for key in sorted({k for cell in stage.cells for k in cell}):  # what every cell shares is shared
             values = {repr(cell.get(key, "<unset>")) for cell in stage.cells}

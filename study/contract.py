@@ -36,8 +36,9 @@ MODEL_FILE = "model.pt"  # the final checkpoint: the best epoch's model, which w
 FINAL_FILE = "final.json"  # the final checkpoint: the trial's final report (FINAL_METRICS); marks it final
 PREDICTIONS_FILE = "predictions.csv"  # the final checkpoint: one row per test image (study/trial/predictions.py)
 CLASSES_FILE = "classes.csv"  # the final checkpoint: one row per class (study/trial/predictions.py)
-# the final checkpoint: the test logits, an .npz of `logits` float16 (n_test, K), `image_id` (unicode, the rows in
-# predictions.csv's order) and `label` (unicode, the K class labels in output order); written atomically
+# The final checkpoint: every test logit, so analysis can restrict a model to a subset of its classes
+# (label_pruning's "same model, easier test"). An .npz without pickles: `logits` float16 (n_test, K),
+# `image_id` (predictions.csv's rows, in order), `label` (the K classes in the model's output order).
 LOGITS_FILE = "test_logits.npz"
 REPORT_DIR = "report"  # the report's folder inside the experiment folder
 
@@ -69,7 +70,8 @@ FINAL_METRICS: dict[str, str] = {
     "n_train": "training images",
     "n_val": "validation images",
     "n_test": "test images",
-    "weights_used": "where the backbone's weights came from: imagenet, none, a checkpoint, or the demo's fallback",
+    "weights_used": "where the backbone's weights came from: imagenet, none, the demo's fallback, or a "
+                    "checkpoint named by what it was trained on (study.trial.weights.checkpoint_origin), never by its path",
     "val_loss": "the best epoch's val_loss",
     "val_acc": "the best epoch's val_acc",
     "val_bacc": "the best epoch's val_bacc",

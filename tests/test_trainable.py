@@ -5,6 +5,7 @@ with the epoch after it."""
 
 import json
 import shutil
+import types
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,9 @@ class FakeTune:
 
     def get_checkpoint(self):
         return self.Checkpoint.from_directory(str(self.start_from)) if self.start_from else None
+
+    def get_context(self):
+        return types.SimpleNamespace(get_trial_id=lambda: "fake_00000")
 
     def report(self, metrics, *, checkpoint=None):
         kept = None

@@ -113,7 +113,11 @@ def test_best_model_payload_starts_a_later_trial(demo, tmp_path):
     (tmp_path / "ckpt").mkdir()
     torch.save(saved, tmp_path / "ckpt" / "model.pt")
     final = _run(demo, tmp_path, max_epochs=1, task="type", weights=str(tmp_path / "ckpt"))
-    assert final["weights_used"] == str(tmp_path / "ckpt")
+    # named by what it was trained on, never by its path
+    assert final["weights_used"] == "trained on demo/material from none"
+    torch.save(saved["state_dict"], tmp_path / "ckpt" / "raw.pt")  # a bare state dict says nothing more
+    raw = _run(demo, tmp_path, max_epochs=1, task="type", weights=str(tmp_path / "ckpt" / "raw.pt"))
+    assert raw["weights_used"] == "checkpoint ckpt/raw.pt"
     with pytest.raises(WeightsError, match="holds a tiny_cnn backbone"):
         _run(demo, tmp_path, model="resnet18", max_epochs=1, weights=str(tmp_path / "ckpt"))
 

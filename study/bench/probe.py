@@ -55,8 +55,8 @@ VARIANTS = tuple(f"{arch}:{norm}" for arch in ("efficientnet_lite0", "tf_efficie
 TASKS = ("material", "type", "artist")
 
 
-def build(arch: str, weights: str) -> torch.nn.Module:
-    """A timm network with its classifier (for grace_hopper), from the shipped file or random init."""
+def build(arch: str, weights: str, model: str = "efficientnet_lite0") -> torch.nn.Module:
+    """A timm network with its classifier (for grace_hopper), from `model`'s shipped file or random init."""
     import timm
 
     torch.manual_seed(0)
@@ -64,8 +64,8 @@ def build(arch: str, weights: str) -> torch.nn.Module:
         warnings.simplefilter("ignore", UserWarning)
         net = timm.create_model(arch, pretrained=False)
     if weights == "imagenet":
-        source = get_info("efficientnet_lite0").imagenet
-        state = weights_mod.load_file(weights_mod.find_imagenet(source, "efficientnet_lite0"))
+        source = get_info(model).imagenet
+        state = weights_mod.load_file(weights_mod.find_imagenet(source, model))
         weights_mod.load_into(net, state, what=source.file, in_order=True)
     return net.eval()
 

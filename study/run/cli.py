@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from search_spaces import Context, Space, Stage, get_space, list_spaces
-from search_spaces.demo_transfer import PACKAGED
+from search_spaces.demo_transfer import LADDER, PACKAGED
 from search_spaces.study_file import StudyFileError, load_study, space_to_toml, with_axes
 from study.run import experiment as exp
 from study.config import CONFIG_KEYS, SAMPLERS, ConfigError, coerce_value
@@ -239,8 +239,9 @@ def print_skipped(stages: list[Stage]) -> None:
     skipped = sorted({model for stage in stages for model in stage.skipped_models})
     if skipped:
         fetch = f"python -m study.weights fetch {' '.join(skipped)}"
-        print(f"skipped: {', '.join(skipped)} (no ImageNet file on this machine); the demo runs {PACKAGED}, whose "
-              f"ImageNet weights install with artstudy, with them and from random initialisation instead. "
+        print(f"skipped: {', '.join(skipped)} (no ImageNet file on this machine); the demo runs {PACKAGED} (and "
+              f"where the study plans them {', '.join(LADDER)}), whose ImageNet weights install with artstudy, "
+              f"instead. "
               f"To add them: `{fetch}` on a machine with internet, then rerun.")
 
 
@@ -308,7 +309,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     launch = make_launch(args, argv, space)
     collections = Collections()
-    ctx = make_context(launch.options, collections)
+    ctx = make_context(launch.options, collections, space.demo_images)
     stages = plan(space, ctx, collections)
     print_skipped(stages)
     if args.dry_run:

@@ -50,23 +50,25 @@ class Collections:
             raise ConfigError(f"task={task!r}: {where} has tasks {', '.join(tasks)}")
 
 
-def demo_root(seed: int = 0) -> str:
-    """The demo budget's collection: the synthetic demo of DEMO_BUDGET.images images, written once into
-    the cache folder (seed 1: cross_collection's source, a second collection painted in the same styles)."""
+def demo_root(seed: int = 0, images: int = 0) -> str:
+    """The demo budget's collection: the synthetic demo of DEMO_BUDGET.images images (or `images`, a
+    space's own demo size), written once into the cache folder (seed 1: cross_collection's source, a
+    second collection painted in the same styles)."""
     from study.data import ensure_demo
 
-    return str(ensure_demo(seed=seed))
+    return str(ensure_demo(seed=seed, images=images or None))
 
 
-def make_context(options: dict, collections: Collections) -> Context:
-    data = options["data"] or demo_root(0)  # no --data: the demo collection, demo-sized
+def make_context(options: dict, collections: Collections, demo_images: int = 0) -> Context:
+    """`demo_images`: the space's own demo size (Space.demo_images; 0: the demo budget's)."""
+    data = options["data"] or demo_root(0, demo_images)  # no --data: the demo collection, demo-sized
     target = collections.get(options["collection"], data)
     source = {"collection": options["source_collection"], "data_root": options["source_data"],
               "task": options["source_task"]}
     return Context(collection=options["collection"], data_root=data, tasks=tuple(target.tasks),
                    demo=options["collection"] == "demo", seeds=options["seeds"], overrides=options["set"],
                    count_classes=collections.count_classes, sampler=options["sampler"], source=source,
-                   demo_root=demo_root, has_imagenet=imagenet_present)
+                   demo_root=lambda seed: demo_root(seed, demo_images), has_imagenet=imagenet_present)
 
 
 def imagenet_present(model: str) -> bool:

@@ -157,7 +157,7 @@ def demo_trial_counts() -> dict[str, int]:
     for name in list_spaces():
         args = build_parser().parse_args(["--space", name, "--dry-run"])
         collections = Collections()
-        ctx = make_context(experiment_options(args), collections)
+        ctx = make_context(experiment_options(args), collections, get_space(name).demo_images)
         counts[name] = sum(stage.num_trials for stage in plan(get_space(name), ctx, collections))
     return counts
 

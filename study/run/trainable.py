@@ -87,6 +87,7 @@ def train(config: dict, collection=None, threads: float = 1, checkpoint_share: f
     best_model: dict = {}
 
     def on_end(final: dict, model: dict) -> None:
+        model["origin"]["trial"] = tune.get_context().get_trial_id()  # what a later trial's weights_used names
         best_model["payload"] = model
 
     def on_predictions(predictions: Predictions) -> None:

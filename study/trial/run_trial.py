@@ -41,7 +41,7 @@ from study.trial.features import FeatureStore, backbone_fingerprint, extract, ro
 from study.trial.logistic import fit_logistic
 from study.trial.imagenet import imagenet_top1
 from study.trial.transforms import ArrayDataset, ToInput, epoch_batches, epoch_generator, make_loader
-from study.trial.weights import WeightsNotFound, load_file
+from study.trial.weights import WeightsNotFound, checkpoint_origin, load_file
 
 STATE_VERSION = 1
 DEMO_FALLBACK = "none (imagenet weights not found: demo fallback)"
@@ -61,9 +61,11 @@ def load_state(path: str | Path) -> dict:
 
 
 def _build_model(cfg, num_classes: int, demo: bool, announce: bool = True) -> tuple[models.TransferModel, str]:
-    """The model and the `weights_used` it reports; the embedded demo falls back to random init."""
+    """The model and the `weights_used` it reports (a checkpoint as what it was trained on, not its path);
+    the embedded demo falls back to random init."""
     try:
-        return models.get_model(cfg.model, num_classes, weights=cfg.weights), cfg.weights
+        model = models.get_model(cfg.model, num_classes, weights=cfg.weights)
+        return model, cfg.weights if cfg.weights in ("imagenet", "none") else checkpoint_origin(cfg.weights)
     except WeightsNotFound as err:
         if not demo:
             raise
@@ -312,8 +314,12 @@ def _payload(cfg, model: models.TransferModel, weights_used: str, fingerprint: s
     holds the head and a reference (weights, seed, hash), ~100x smaller (a resnet50 model.pt: 94 MB
     whole, under 1 MB so). A backbone that came from another checkpoint is copied: that file may move.
     """
-    payload = {"model": cfg.model, "classes": classes, "num_classes": len(classes), "input_size": size}
     source = "none" if weights_used == DEMO_FALLBACK else cfg.weights
+    # what a later trial's weights_used says it started from (weights.checkpoint_origin); the caller may add "trial"
+    origin = {"trained_on": f"{cfg.collection}/{cfg.task}", "started_from": source
+              if source in ("imagenet", "none") else "a checkpoint"}
+    payload = {"model": cfg.model, "classes": classes, "num_classes": len(classes), "input_size": size,
+               "origin": origin}
     if cfg.mode == "off_the_shelf" and source in ("imagenet", "none"):
         payload["state_dict"] = engine.clone_state({f"head.{k}": v for k, v in model.head.state_dict().items()})
         payload["backbone_reference"] = {"model": cfg.model, "weights": source, "seed": cfg.seed,

@@ -179,6 +179,23 @@ def read_checkpoint(path: str | Path) -> tuple[str | None, dict[str, torch.Tenso
     return name, dict(state)
 
 
+def checkpoint_origin(path: str | Path) -> str:
+    """What a checkpoint is, in words, for a trial's `weights_used`: never a path that may move or differ per machine.
+
+    A trial's model.pt records what it was trained on (`origin`, study/trial/run_trial.py): "trained on
+    rijksmuseum/type from imagenet, trial 3f2a1_00003". A file without it (a raw state dict, an older
+    artstudy) is named by its trial's checkpoint folder and file: "checkpoint checkpoint_000002/model.pt".
+    """
+    file = checkpoint_file(path)
+    origin = load_file(file).get("origin")
+    if isinstance(origin, Mapping) and origin.get("trained_on"):
+        words = f"trained on {origin['trained_on']}"
+        if origin.get("started_from"):
+            words += f" from {origin['started_from']}"
+        return words + (f", trial {origin['trial']}" if origin.get("trial") else "")
+    return f"checkpoint {file.parent.name}/{file.name}"
+
+
 def _kind(key: str) -> str:
     return key.rsplit(".", 1)[-1]  # weight, bias, running_mean, running_var, num_batches_tracked
 

