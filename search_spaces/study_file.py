@@ -33,7 +33,7 @@ from typing import Any, get_args, get_type_hints
 from search_spaces import cross_collection, label_pruning
 from search_spaces.registry import (CONFIG_KEYS, SAMPLERS, Categorical, Distribution, IntUniform, LogUniform,
                                     Space, Uniform, paper_tasks)
-from study.config import MONITORS, ConfigError, TrialConfig, coerce_value, resolve_config
+from study.config import MODES, MONITORS, ConfigError, TrialConfig, coerce_value, resolve_config
 from study.contract import BEST_EPOCH_METRICS
 from study.errors import StudyError
 
@@ -56,7 +56,7 @@ DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
 TOP: dict[str, type] = {"name": str, "question": str, "metric": str, "direction": str, "search": str,
                         "sampler": str, "samples_per_cell": int, "demo_samples_per_cell": int, "scheduler": str,
                         "budget": str, "notes": str, "example": str, "demo_baseline": bool, "demo_head_fit": bool,
-                        "planner": str, "takes_source": bool, "reports": list}
+                        "demo_ladder": bool, "demo_twin": list, "demo_images": int, "planner": str, "takes_source": bool, "reports": list}
 TABLES = ("scientific", "nuisance", "fixed", "demo", "why")
 ROLES = ("scientific", "nuisance", "fixed")
 # Keys the runner sets from --data/--collection, never a study
@@ -251,8 +251,15 @@ def study_from_dict(data: dict, where: str) -> Space:
     for key in ("takes_source", "reports"):
         if key in data and not planned:
             raise check.fail(key, "set by a planner (planner = \"cross_collection\"), not on its own")
-    optional = {k: data[k] for k in ("budget", "notes", "example", "demo_baseline", "demo_head_fit",
-                                     "samples_per_cell", "scheduler", "sampler") if k in data}
+    optional = {k: data[k] for k in ("budget", "notes", "example", "demo_baseline", "demo_head_fit", "demo_ladder",
+                                     "demo_images", "samples_per_cell", "scheduler", "sampler") if k in data}
+    if "demo_twin" in data:  # the modes whose demo cells get a random-init twin
+        twin = data["demo_twin"]
+        if any(mode not in MODES for mode in twin):  # [] = no twin at all
+            raise check.fail("demo_twin", f"a list of modes from {', '.join(MODES)}, or [] for none")
+        optional["demo_twin"] = tuple(twin)
+    if data.get("demo_images", 1) < 1:
+        raise check.fail("demo_images", "the demo collection's size, a whole number of images above 0")
     return Space(name=data["name"], question=data["question"], scientific=scientific, nuisance=nuisance,
                  fixed=fixed, demo=demo, why=why, metric=metric, mode=direction, search=search,
                  demo_samples_per_cell=data.get("demo_samples_per_cell", data.get("samples_per_cell", 1)),
@@ -311,7 +318,11 @@ def study_to_dict(space: Space) -> dict[str, Any]:
                 "demo_samples_per_cell": space.demo_samples_per_cell}
     out["scheduler"] = space.scheduler
     out |= {k: getattr(space, k) for k in ("budget", "notes", "example") if getattr(space, k)}
-    out |= {k: True for k in ("demo_baseline", "demo_head_fit") if getattr(space, k)}
+    out |= {k: True for k in ("demo_baseline", "demo_head_fit", "demo_ladder") if getattr(space, k)}
+    if space.demo_baseline and tuple(space.demo_twin) != tuple(MODES):
+        out["demo_twin"] = list(space.demo_twin)
+    if space.demo_images:
+        out["demo_images"] = space.demo_images
     if planner:
         out["planner"] = planner  # which sets takes_source and reports
     out["scientific"] = {k: _axis(space, k, v) for k, v in space.scientific.items()}

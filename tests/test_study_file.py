@@ -132,7 +132,8 @@ def test_label_pruning_tuned_dry_run_lists_ladder_models_modes_samples(demo_root
     cells = re.findall(r"^ +\d+  top_k=(\d+) mode=(\w+) weights=(\w+)  x2 samples$", out, re.M)
     ladder = sorted({int(c[0]) for c in cells}, reverse=True)
     assert ladder[-1] == 2 and all(a > b for a, b in zip(ladder, ladder[1:]))
-    assert len(cells) == len(ladder) * 2 * 2  # efficientnet_lite0 with and without ImageNet, 2 modes
+    # efficientnet_lite0 from ImageNet in both modes, and its random-init twin off the shelf only (demo_twin)
+    assert len(cells) == len(ladder) * 3
     assert re.search(rf"^{len(cells) * 2} trials$", out, re.M)
     assert "lr ~ log-uniform[0.0001, 0.1]" in out
 
