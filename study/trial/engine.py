@@ -3,7 +3,7 @@
 Nothing here knows about Ray, files or collections: a "loader" is any iterable of (inputs, labels)
 batches and `prepare` turns a batch's inputs into what the model takes (the trial passes uint8
 images and a normaliser, or cached feature vectors and nothing). Convolutions run in channels_last
-layout on every device (on CPU oneDNN's NHWC kernels train efficientnet_lite0 at 128 px 1.4x faster:
+layout on every device (on CPU, oneDNN's NHWC kernels train efficientnet_lite0 at 128 px 1.4-1.8x faster:
 docs/performance.md). On CUDA the forward runs under bf16 autocast; on CPU in float32, so that a
 seeded CPU run repeats exactly.
 """
