@@ -1,8 +1,9 @@
 """Fine-tuning pace: a trial under Ray Tune against a bare loop (row b); the image cache against RAM (row d).
 
 Row b: the same fine-tuning trial (model, images, batch, seed, torch threads) run by
-`study.run.trainable.train` inside a one-trial Ray Tune experiment (with the runner's default
-checkpoint pace, study/run/checkpoint_pace.py), and by a bare PyTorch loop over the same uint8
+`study.run.trainable.train` inside a one-trial Ray Tune experiment that the runner's own Tuner
+builds (study.run.tuner.make_tuner, with the runner's default checkpoint pace,
+study/run/checkpoint_pace.py), and by a bare PyTorch loop over the same uint8
 pixels held in memory, once before the Tune trial and once after it (so that a machine growing
 busier or quieter during the row favours neither side). Both count an epoch as training plus validation; the
 Tune side's epoch is Ray's own `time_this_iter_s` (so it also pays the report and the epoch
