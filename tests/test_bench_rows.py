@@ -175,3 +175,22 @@ def test_flops_per_image_counts_forward_and_weight_gradient_of_a_convolution():
     # by hand: forward 2 x (3*3*3) x 4 x 36 = 7,776 per image; backward only the weight's gradient
     # (the input needs none), the same count again: 15,552
     assert flops_per_image(Tiny(), size=8, batch=3) == 15_552
+
+
+def test_flops_per_image_counts_a_depthwise_convolution_by_its_groups():
+    import torch
+
+    from study.bench.finetune import flops_per_image
+
+    class Tiny(torch.nn.Module):  # 1x1 3 -> 4, then a depthwise 3x3 (4 groups) on 8x8: 6x6 outputs
+        def __init__(self):
+            super().__init__()
+            self.point = torch.nn.Conv2d(3, 4, 1, bias=False)
+            self.depth = torch.nn.Conv2d(4, 4, 3, groups=4, bias=False)
+
+        def forward(self, x):
+            return self.depth(self.point(x)).mean((2, 3))
+
+    # by hand, per image: 1x1 forward 2 x 12 x 64 = 1,536, depthwise forward 2 x 36 x 36 = 2,592;
+    # backward: depthwise input and weight gradients 2 x 2,592, the 1x1's weight gradient 1,536
+    assert flops_per_image(Tiny(), size=8, batch=2) == 1_536 + 2_592 + 2 * 2_592 + 1_536
