@@ -143,5 +143,54 @@ def test_an_experiment_folder_is_sized_and_its_off_the_shelf_model_reloads(real_
 def test_only_takes_row_letters(capsys):
     with pytest.raises(SystemExit):
         main(["--only", "az"])
-    assert "--only takes letters of abcdefgh, not z" in capsys.readouterr().err
-    assert LETTERS == "abcdefgh"
+    assert "--only takes letters of abcdefghi, not z" in capsys.readouterr().err
+    assert LETTERS == "abcdefghi"
+
+
+def test_fine_tune_row_divides_tune_by_the_faster_bare_run_and_prints_gflops():
+    from study.bench.finetune import row_i_from
+
+    # epochs 2+ of each side: tune 40 img/s, bare 50 (before) and 45 (after): 40 / 50
+    row = row_i_from(bare=[5.0, 50.0, 50.0], tuned=[2.0, 40.0, 40.0], flops=2.5e9, what="m",
+                     bare_after=[5.0, 45.0, 45.0])
+    assert row.letter == "i" and row.ratio == pytest.approx(0.8) and not row.met
+    # 2.5 GFLOP per image x 40 img/s = 100 GFLOP/s; x 50 = 125
+    assert "2.50 GFLOP per image" in row.detail and "100.0 vs 125.0 GFLOP/s" in row.detail
+    assert row_i_from(bare=[1.0, 100.0], tuned=[1.0, 95.0], flops=1e9, what="m").met
+
+
+def test_flops_per_image_counts_forward_and_weight_gradient_of_a_convolution():
+    import torch
+
+    from study.bench.finetune import flops_per_image
+
+    class Tiny(torch.nn.Module):  # 3 -> 4 channels, 3x3, no padding: an 8x8 image gives 6x6 outputs
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, bias=False)
+
+        def forward(self, x):
+            return self.conv(x).mean((2, 3))
+
+    # by hand: forward 2 x (3*3*3) x 4 x 36 = 7,776 per image; backward only the weight's gradient
+    # (the input needs none), the same count again: 15,552
+    assert flops_per_image(Tiny(), size=8, batch=3) == 15_552
+
+
+def test_flops_per_image_counts_a_depthwise_convolution_by_its_groups():
+    import torch
+
+    from study.bench.finetune import flops_per_image
+
+    class Tiny(torch.nn.Module):  # 1x1 3 -> 4, then a depthwise 3x3 (4 groups) on 8x8: 6x6 outputs
+        def __init__(self):
+            super().__init__()
+            self.point = torch.nn.Conv2d(3, 4, 1, bias=False)
+            self.depth = torch.nn.Conv2d(4, 4, 3, groups=4, bias=False)
+
+        def forward(self, x):
+            return self.depth(self.point(x)).mean((2, 3))
+
+    # by hand, per image: 1x1 forward 2 x 12 x 64 = 1,536, depthwise forward 2 x 36 x 36 = 2,592;
+    # backward: depthwise input and weight gradients 2 x 2,592, the 1x1's weight gradient 1,536
+    assert flops_per_image(Tiny(), size=8, batch=2) == 1_536 + 2_592 + 2 * 2_592 + 1_536

@@ -16,6 +16,7 @@ c  an epoch from the image cache vs decoding museum-sized JPEGs (data.py)
 e  label_pruning's backbone passes per image, counted from the feature store (passes.py)
 f  a trial's memory as the collection grows, metadata memory at Rijksmuseum size (memory.py)
 g  the main job's experiment folder on disk; h  its wall time not spent in epochs (experiment.py)
+i  the demo's fine-tuned efficientnet_lite0 trial under Ray Tune vs the fastest bare loop, with GFLOP/s (finetune.py)
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ from pathlib import Path
 from study.bench.rows import Row, as_json, table
 from study.errors import StudyError, exit_on_error
 
-LETTERS = "abcdefgh"
+LETTERS = "abcdefghi"
 
 
 def row_functions() -> dict[str, Callable[..., list[Row] | Row]]:
-    from study.bench import data, experiment, feature_cache, loop, memory, passes
+    from study.bench import data, experiment, feature_cache, finetune, loop, memory, passes
 
     return {"a": feature_cache.row_a, "b": loop.row_b, "c": data.row_c, "d": loop.row_d, "e": passes.row_e,
-            "f": memory.row_f, "gh": experiment.rows_g_h}
+            "f": memory.row_f, "gh": experiment.rows_g_h, "i": finetune.row_i}
 
 
 def run_rows(letters: str, quick: bool, workdir: Path | None = None, log=print) -> list[Row]:
@@ -102,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         return exit_on_error(StudyError("--device cuda, but torch sees no GPU here; use --device cpu"))
     if args.threads:
         torch.set_num_threads(args.threads)
+    from study.trial.allocator import keep_freed_memory
+
+    keep_freed_memory()  # as trials run (study/run/trainable.py); row f's probes set their own allocator
     print(f"machine: {machine()}", file=sys.stderr)
     try:
         rows = run_rows(args.only, args.quick, Path(args.workdir) if args.workdir else None)

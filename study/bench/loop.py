@@ -1,8 +1,9 @@
 """Fine-tuning pace: a trial under Ray Tune against a bare loop (row b); the image cache against RAM (row d).
 
 Row b: the same fine-tuning trial (model, images, batch, seed, torch threads) run by
-`study.run.trainable.train` inside a one-trial Ray Tune experiment (with the runner's default
-checkpoint pace, study/run/checkpoint_pace.py), and by a bare PyTorch loop over the same uint8
+`study.run.trainable.train` inside a one-trial Ray Tune experiment that the runner's own Tuner
+builds (study.run.tuner.make_tuner, with the runner's default checkpoint pace,
+study/run/checkpoint_pace.py), and by a bare PyTorch loop over the same uint8
 pixels held in memory, once before the Tune trial and once after it (so that a machine growing
 busier or quieter during the row favours neither side). Both count an epoch as training plus validation; the
 Tune side's epoch is Ray's own `time_this_iter_s` (so it also pays the report and the epoch
@@ -17,7 +18,9 @@ pair runs first runs slower) and the fastest epoch of each counts, so a burst of
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -90,26 +93,27 @@ def bare_loop(config: dict, collection) -> list[float]:
 
 
 def under_tune(config: dict, collection, threads: int, storage: Path) -> tuple[list[float], list[float], list[int]]:
-    """Training images/s of each epoch of the same trial run by the project's Ray Tune trainable:
-    between two reports, and within the epoch alone; and the epochs it checkpointed."""
+    """Training images/s of each epoch of the same trial run as the runner runs it (its trainable, its
+    Tuner: study.run.tuner.make_tuner): between two reports, and within the epoch alone; and the epochs
+    it checkpointed."""
     from study.run.cluster import prepare_environment
 
     prepare_environment(None)  # a local Ray on 127.0.0.1 only
     import ray
-    from ray import tune
 
-    from study.run.trainable import train
+    from search_spaces import Space, Stage
+    from study.run.tuner import make_trainable, make_tuner
 
+    gpus = 1 if torch.cuda.is_available() else 0
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=threads, num_gpus=1 if torch.cuda.is_available() else 0, include_dashboard=False,
-                 log_to_driver=False)
+        ray.init(num_cpus=threads, num_gpus=gpus, include_dashboard=False, log_to_driver=False)
     try:
-        trainable = tune.with_resources(tune.with_parameters(train, collection=collection, threads=threads),
-                                        {"cpu": threads, "gpu": 1 if torch.cuda.is_available() else 0})
-        tuner = tune.Tuner(trainable, param_space=config,
-                           run_config=tune.RunConfig(name="bench", storage_path=str(storage), verbose=0))
-        result = tuner.fit()[0]
+        space = Space(name="bench", question="How fast does one trial train under Ray Tune?", scientific={})
+        tuner = make_tuner(space, Stage("", base=dict(config), grid={}), make_trainable(collection, threads, gpus),
+                           str(storage), str(storage / "bench"))
+        with contextlib.redirect_stdout(sys.stderr):  # the runner's progress lines; stdout is the bench's table
+            result = tuner.fit()[0]
     finally:
         if started:
             ray.shutdown()

@@ -44,19 +44,38 @@ def fit_stage(space: Space, stage: Stage, collection, storage: str, folder: str,
     restored experiment keeps the callbacks it was started with (Ray restores its RunConfig)."""
     from ray import tune
 
-    from study.run import trackers as tracking
-    from study.run.progress import ProgressLines
-    from study.run.trainable import train
-
-    trainable = tune.with_resources(tune.with_parameters(train, collection=collection, threads=cpus,
-                                                          checkpoint_share=checkpoint_share),
-                                    {"cpu": cpus, "gpu": gpus})
+    trainable = make_trainable(collection, cpus, gpus, checkpoint_share)
     if resume and restorable(folder):
         print(f"resuming {folder}: finished trials are kept, the others continue from their last checkpoints")
         return tune.Tuner.restore(folder, trainable=trainable, resume_errored=True).fit()
+    tuner = make_tuner(space, stage, trainable, storage, folder, sampler=sampler, max_concurrent=max_concurrent,
+                       trackers=trackers)
+    print(f"experiment: {folder} ({stage.num_trials} trials)")
+    return tuner.fit()
+
+
+def make_trainable(collection, cpus: float, gpus: float, checkpoint_share: float = DEFAULT_SHARE):
+    """study/run/trainable.py's `train` with the collection bound and each trial's CPU/GPU share."""
+    from ray import tune
+
+    from study.run.trainable import train
+
+    return tune.with_resources(tune.with_parameters(train, collection=collection, threads=cpus,
+                                                    checkpoint_share=checkpoint_share),
+                               {"cpu": cpus, "gpu": gpus})
+
+
+def make_tuner(space: Space, stage: Stage, trainable, storage: str, folder: str, *, sampler: str = "qmc",
+               max_concurrent: int = 0, trackers: dict | None = None):
+    """The Tuner of a fresh experiment of one stage (the bench builds its trials' Tuner here too)."""
+    from ray import tune
+
+    from study.run import trackers as tracking
+    from study.run.progress import ProgressLines
+
     param_space, search_alg, scheduler, num_samples = search_setup(space, stage, sampler)
     name = Path(folder).name if not exp.is_uri(folder) else folder.rstrip("/").rsplit("/", 1)[1]
-    tuner = tune.Tuner(
+    return tune.Tuner(
         trainable,
         param_space=param_space,
         tune_config=tune.TuneConfig(
@@ -74,8 +93,6 @@ def fit_stage(space: Space, stage: Stage, collection, storage: str, folder: str,
             verbose=0,  # ProgressLines prints one line per event instead of Tune's tables
         ),
     )
-    print(f"experiment: {folder} ({stage.num_trials} trials)")
-    return tuner.fit()
 
 
 def scheduler_callbacks(scheduler) -> list:
