@@ -58,8 +58,22 @@ def correlations(frame: pd.DataFrame) -> Table:
         display[col] = [fmt_num(v) for v in table[col]]
     display["pearson_p"] = [f"{p:.3g}" if p == p else "—" for p in table["pearson_p"]]
     return Table("imagenet_transfer", "ImageNet accuracy against transfer accuracy", table, display,
-                 "Correlation across backbones of ImageNet-1k top-1 (from each backbone's weights' metadata) and "
-                 "test accuracy on this collection (mean over seeds of the best nuisance setting).")
+                 "Correlation across backbones of ImageNet-1k top-1 (torchvision's weights metadata, or the "
+                 "published figure for the efficientnet_lite weights) and test accuracy on this collection (mean "
+                 "over seeds of the best nuisance setting). " + _how_little(table))
+
+
+def _how_little(table: pd.DataFrame) -> str:
+    """What so few backbones can show: the |r| a two-sided test at 5% needs with the fewest of them."""
+    counts = table.loc[table["backbones"] >= MIN_BACKBONES, "backbones"]
+    if counts.empty:
+        return ""
+    n = int(counts.min())
+    # t = r sqrt(n - 2) / sqrt(1 - r^2) has n - 2 degrees of freedom, so |r| > t / sqrt(t^2 + n - 2)
+    t = stats.t.ppf(0.975, n - 2)
+    return (f"With {n} backbones, only |r| > {t / math.sqrt(t * t + n - 2):.3f} would be significant at 5%, and "
+            "each accuracy carries its own interval on this test split (Table 2): read the correlation as a "
+            "picture of a few points, not as evidence.")
 
 
 def correlation_table(trials: pd.DataFrame, *, scientific=(), nuisance=(), metric: str = "val_loss",

@@ -149,3 +149,11 @@ def test_best_trials_choose_by_validation_never_by_test(tmp_path):
     best = best_trials(trials, tmp_path, scientific=("mode",), nuisance=("lr",), metric="val_loss", mode="min")
     assert dict(zip(best["mode"], best["trial"])) == {"fine_tune": "d", "off_the_shelf": "e"}
     assert best.set_index("mode").loc["fine_tune", "trial_dir"] == tmp_path / "d"
+
+
+def test_the_correlation_caption_says_what_three_backbones_can_show():
+    frame = pd.DataFrame({"task": ["type"] * 3, "mode": ["off_the_shelf"] * 3, "model": ["a", "b", "c"],
+                          "imagenet_top1": [75.1, 76.7, 77.6], "test_acc": [0.76, 0.78, 0.80]})
+    # With n = 3 there is 1 degree of freedom: t(0.975, 1) = tan(0.475 pi) = 12.7062, so the |r| needed is
+    # 12.7062 / sqrt(12.7062^2 + 1) = 0.99692
+    assert "only |r| > 0.997 would be significant" in correlations(frame).caption
