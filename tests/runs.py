@@ -16,16 +16,19 @@ EPOCHS = 6  # long enough that a trial is still running when a fault is injected
 SETS = [f"max_epochs={EPOCHS}", f"patience={EPOCHS}", "batch_size=8"]
 
 
-def smoke_argv(demo_root: Path, storage: Path, name: str, *extra: str) -> list[str]:
+def smoke_argv(demo_root: Path, storage: Path, name: str, *extra: str, sets=SETS, share: str | None = "1") -> list[str]:
     # Every epoch checkpointed (the default pace skips most of these tiny epochs' checkpoints): a fault
     # injected after epoch k then has a known checkpoint to restart from, and the trials stay slow enough
     # for the tests to catch them running. tests/test_trainable.py covers the pace's skipping and replay.
+    # share=None: the default pace.
+    pace = ["--checkpoint-share", share] if share is not None else []
     return [sys.executable, "-m", "study.run", "--space", "smoke", "--data", str(demo_root), "--collection", "demo",
-            "--storage", str(storage), "--name", name, "--checkpoint-share", "1", *extra, "--set", *SETS]
+            "--storage", str(storage), "--name", name, *pace, *extra, "--set", *sets]
 
 
-def run_smoke(demo_root: Path, storage: Path, name: str, *extra: str, timeout: int = 300, env=None):
-    done = subprocess.run(smoke_argv(demo_root, storage, name, *extra), capture_output=True, text=True,
+def run_smoke(demo_root: Path, storage: Path, name: str, *extra: str, timeout: int = 300, env=None, sets=SETS,
+              share: str | None = "1"):
+    done = subprocess.run(smoke_argv(demo_root, storage, name, *extra, sets=sets, share=share), capture_output=True, text=True,
                           timeout=timeout, cwd=REPO, env=env)
     assert done.returncode == 0, f"the run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return storage / name

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from runs import EPOCHS, REPO, by_mode, epochs, rows, same_results, smoke_argv, trials
+from runs import EPOCHS, REPO, by_mode, epochs, rows, run_smoke, same_results, smoke_argv, trials
 
 pytestmark = pytest.mark.reliability
 
@@ -28,11 +28,11 @@ def restarts(lines: list[dict]) -> list[int]:
     return [r["epoch"] for r in lines if "epoch" in r and r.get("iterations_since_restore") == 1]
 
 
-def test_a_worker_killed_mid_epoch_is_retried_from_its_checkpoint(demo_root, tmp_path, clean_smoke_run):
-    folder = tmp_path / "k"
-    log = open(tmp_path / "run.log", "w")
-    run = subprocess.Popen(smoke_argv(demo_root, tmp_path, "k", "--max-concurrent", "1"), stdout=log,
-                           stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
+def run_and_kill_a_worker(argv: list[str], folder: Path, log_path: Path, *, poll: float) -> dict:
+    """Run `argv`; SIGKILL the worker of the first trial whose result.json shows two epochs and no end
+    (it is then in its third), checking every `poll` seconds. What was killed; the run must end well."""
+    log = open(log_path, "w")
+    run = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
     killed = {}
     try:
         deadline = time.monotonic() + 240
@@ -43,16 +43,23 @@ def test_a_worker_killed_mid_epoch_is_retried_from_its_checkpoint(demo_root, tmp
                     os.kill(lines[-1]["pid"], signal.SIGKILL)  # the trial's worker, now in its third epoch
                     killed = {"trial": trial, "pid": lines[-1]["pid"], "after": max(epochs(lines))}
                     break
-            time.sleep(0.01)
+            time.sleep(poll)
         run.wait(timeout=300)
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait(timeout=30)
         log.close()
-    output = (tmp_path / "run.log").read_text()
+    output = log_path.read_text()
     assert killed, "no trial was running to be killed:\n" + output[-3000:]
     assert run.returncode == 0, output[-3000:]
+    return killed
+
+
+def test_a_worker_killed_mid_epoch_is_retried_from_its_checkpoint(demo_root, tmp_path, clean_smoke_run):
+    folder = tmp_path / "k"
+    killed = run_and_kill_a_worker(smoke_argv(demo_root, tmp_path, "k", "--max-concurrent", "1"), folder,
+                                   tmp_path / "run.log", poll=0.01)
 
     lines = rows(killed["trial"])
     # retried from the checkpoint of the last epoch reported (or of the next, had it just been registered)
@@ -66,6 +73,33 @@ def test_a_worker_killed_mid_epoch_is_retried_from_its_checkpoint(demo_root, tmp
         same_results(retried[mode], clean[mode])
     study = json.loads((folder / "study.json").read_text())
     assert study["trials"] == {**study["trials"], "final": 2, "errored": 0}
+
+
+# One fine-tuning resnet18 trial (random init) at 48 px: epochs of a few seconds, long enough to be caught
+# running at a 0.05 s poll, and a checkpoint (weights and optimiser state, ~90 MB) costly enough next to
+# them that the default pace skips some: the kill then loses epochs that the retry replays.
+PACED = [f"max_epochs={EPOCHS}", f"patience={EPOCHS}", "batch_size=8", "image_size=48", "mode=fine_tune",
+         "model=resnet18"]
+
+
+def test_a_worker_killed_at_the_default_pace_replays_its_epochs_and_ends_as_a_clean_run(demo_root, tmp_path):
+    clean = run_smoke(demo_root, tmp_path, "clean", sets=PACED, share=None)
+    folder = tmp_path / "k"
+    killed = run_and_kill_a_worker(smoke_argv(demo_root, tmp_path, "k", sets=PACED, share=None), folder,
+                                   tmp_path / "run.log", poll=0.05)
+    lines = rows(killed["trial"])
+    first, again = restarts(lines)
+    # Retried from its last checkpoint, which the pace may have left before the last epoch reported.
+    saved = [r["epoch"] for r in lines if "epoch" in r and r.get("checkpoint_dir_name") and r["pid"] == killed["pid"]]
+    assert first == 1 and saved and again <= killed["after"] + 2, (restarts(lines), saved)
+    assert again == saved[-1] + 1 <= killed["after"], (again, saved, killed["after"])  # epochs replayed
+    later = {r["pid"] for r in lines if r.get("epoch", EPOCHS + 1) > killed["after"]}
+    assert later and killed["pid"] not in later  # the epochs after the kill, by a new worker
+    retried, clean_lines = by_mode(folder), by_mode(clean)
+    assert sorted(retried) == sorted(clean_lines) == ["fine_tune"]
+    same_results(retried["fine_tune"], clean_lines["fine_tune"])
+    study = json.loads((folder / "study.json").read_text())
+    assert study["trials"] == {**study["trials"], "final": 1, "errored": 0}
 
 
 NODE_LOSS = textwrap.dedent("""
