@@ -22,6 +22,9 @@ def class_ladder(ctx: Context, base: dict) -> list[int]:
     """
     if ctx.count_classes is None:
         raise StudyError("label_pruning needs the collection to size its ladder")
+    if "task" not in base:  # the task is an axis (--grid task=...): each would need a ladder of its own
+        raise StudyError("top_k=halving sizes its ladder from one task's classes, so the task cannot be an axis "
+                         "beside it: run the study once per task with --set task=T")
     full = ctx.count_classes(base["collection"], base["data_root"], base["task"], int(base["min_per_class"]),
                              str(base["split"]))
     if full < 2:

@@ -31,4 +31,4 @@ def test_only_runs_the_rows_asked_for_and_quick_reaches_them(monkeypatch, capsys
     assert [r.letter for r in rows] == ["a", "h"]
     with pytest.raises(SystemExit) as stop:
         cli.main(["--only", "az"])
-    assert stop.value.code == 2 and "--only takes letters of abcdefgh, not z" in capsys.readouterr().err
+    assert stop.value.code == 2 and "--only takes letters of abcdefghi, not z" in capsys.readouterr().err

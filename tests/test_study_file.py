@@ -279,3 +279,9 @@ def test_the_readmes_example_study_file_plans(tmp_path):
 def write_text(path, text):
     path.write_text(text)
     return path
+
+
+def test_a_task_axis_beside_the_halving_ladder_is_one_line(no_paper_weights):
+    space = with_axes(get_space("label_pruning"), ["task=type,artist"], [], None)
+    with pytest.raises(StudyError, match="run the study once per task with --set task=T"):
+        plan_for_display(space)

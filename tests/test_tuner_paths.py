@@ -19,16 +19,14 @@ MODES = ["off_the_shelf", "fine_tune"]
 
 
 @pytest.fixture(scope="module")
-def local_ray():
+def local_ray(local_ray):  # the session's one Ray (tests/conftest.py), with this module's trainables sent whole
     import sys
 
     import ray.cloudpickle
 
     # Ray's workers cannot import this test module (tests/ is not on their path): send its trainables whole.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False)
-    yield
-    ray.shutdown()
+    yield local_ray
 
 
 def good_then_crash_then_poor(config):

@@ -1,7 +1,7 @@
 """Row i: the demo's fine-tuned trial under Ray Tune against the fastest bare PyTorch loop found for it.
 
 The trial is the one that dominates the main job: efficientnet_lite0 fine-tuned at 128 px on the
-demo collection the runner writes (DEMO_IMAGES images; material: 303 train + 41 val), batch 32,
+demo collection the runner writes (DEMO_BUDGET.images images; material: 303 train + 41 val), batch 32,
 with the CPUs the runner gives a trial by default (one: two trials side by side on 2 cores), run
 by the runner's own trainable and Tuner (loop.under_tune). The bare loop (loop.bare_loop) is the
 fastest CPU configuration docs/performance.md found for that epoch: channels_last model and
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from study.bench.loop import bare_loop, pace, under_tune
 from study.bench.rows import Row, ratio
-from study.config import DEMO_IMAGES
+from study.config import DEMO_BUDGET
 from study.data import read_collection, write_demo
 from study.trial import engine, models
 
@@ -73,7 +73,7 @@ def row_i_from(bare: list[float], tuned: list[float], flops: float, what: str,
 def row_i(quick: bool = False, threads: int = 1, workdir: Path | None = None) -> Row:
     epochs = 3 if quick else 6  # the demo budget's max_epochs (quick: the first three)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        root = write_demo(Path(tmp) / "demo", images=DEMO_IMAGES, seed=0)
+        root = write_demo(Path(tmp) / "demo", images=DEMO_BUDGET.images, seed=0)
         config = {"collection": "demo", "data_root": str(root), "task": TASK, "model": MODEL, "mode": "fine_tune",
                   "weights": "imagenet", "max_epochs": epochs, "patience": epochs, "image_size": SIZE,
                   "batch_size": 32, "cache_dir": str(Path(tmp) / "cache")}
