@@ -55,7 +55,8 @@ SPACE = register_space(
             "reduction factor 3) stops most of them after one or a few epochs. Demo on a machine without the "
             "paper's ImageNet files: 4 cells (efficientnet_lite0 off the shelf and fine-tuned, efficientnet_lite1 "
             "and _lite2 off the shelf, ImageNet weights, 128 px, at most 6 epochs) x 3 samples = 12 trials; "
-            "its time on 2 CPU cores is still to be measured."
+            "3.4 minutes (206 s) on 2 CPU cores, measured once on a fresh clone while a test suite shared the "
+            "machine."
         ),
         example="--data /data/rijksmuseum --collection rijksmuseum --sampler tpe",
         notes=(
