@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-pytest.importorskip("ray")
-
 REPO = Path(__file__).resolve().parents[1]
 STUDY = {
     "name": "tiny_lr", "question": "Does fine-tuning beat a head on frozen features once lr is tuned?",
