@@ -1,8 +1,9 @@
 """Faults under real Ray: a trial's worker SIGKILLed mid-epoch, and a node lost while trials run on it.
 
 Both run `python -m study.run --space smoke` on the small demo (tests/runs.py) and end compared with
-one clean run of the same seeds (conftest's clean_smoke_run): every epoch once, the same validation
-losses and the same test metrics. Ray does the recovery (FailureConfig retries a trial from its
+a clean run of the same seeds (the killed worker: its own, at the default checkpoint pace; the lost
+node: conftest's clean_smoke_run): every epoch once, the same validation losses and the same test
+metrics. Ray does the recovery (FailureConfig retries a trial from its
 last checkpoint); these tests prove that what artstudy checkpoints is enough to continue exactly.
 The driver killed mid-experiment is tests/test_resume.py.
 """
@@ -28,9 +29,14 @@ def restarts(lines: list[dict]) -> list[int]:
     return [r["epoch"] for r in lines if "epoch" in r and r.get("iterations_since_restore") == 1]
 
 
-def run_and_kill_a_worker(argv: list[str], folder: Path, log_path: Path, *, poll: float) -> dict:
-    """Run `argv`; SIGKILL the worker of the first trial whose result.json shows two epochs and no end
-    (it is then in its third), checking every `poll` seconds. What was killed; the run must end well."""
+def two_epochs(lines: list[dict]) -> bool:
+    """The worker is in its third epoch (at least)."""
+    return len(epochs(lines)) >= 2
+
+
+def run_and_kill_a_worker(argv: list[str], folder: Path, log_path: Path, *, poll: float, ready=two_epochs) -> dict:
+    """Run `argv`; SIGKILL the worker of the first unfinished trial whose result.json lines are `ready`,
+    checking every `poll` seconds. What was killed; the run must end well."""
     log = open(log_path, "w")
     run = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
     killed = {}
@@ -39,8 +45,8 @@ def run_and_kill_a_worker(argv: list[str], folder: Path, log_path: Path, *, poll
         while not killed and run.poll() is None and time.monotonic() < deadline:
             for trial in trials(folder):
                 lines = rows(trial)
-                if len(epochs(lines)) >= 2 and not any("test_acc" in r for r in lines):
-                    os.kill(lines[-1]["pid"], signal.SIGKILL)  # the trial's worker, now in its third epoch
+                if ready(lines) and not any("test_acc" in r for r in lines):
+                    os.kill(lines[-1]["pid"], signal.SIGKILL)  # the trial's worker, mid-epoch
                     killed = {"trial": trial, "pid": lines[-1]["pid"], "after": max(epochs(lines))}
                     break
             time.sleep(poll)
@@ -56,42 +62,33 @@ def run_and_kill_a_worker(argv: list[str], folder: Path, log_path: Path, *, poll
     return killed
 
 
-def test_a_worker_killed_mid_epoch_is_retried_from_its_checkpoint(demo_root, tmp_path, clean_smoke_run):
-    folder = tmp_path / "k"
-    killed = run_and_kill_a_worker(smoke_argv(demo_root, tmp_path, "k", "--max-concurrent", "1"), folder,
-                                   tmp_path / "run.log", poll=0.01)
-
-    lines = rows(killed["trial"])
-    # retried from the checkpoint of the last epoch reported (or of the next, had it just been registered)
-    first, again = restarts(lines)
-    assert first == 1 and killed["after"] < again <= killed["after"] + 2, restarts(lines)
-    later = {r["pid"] for r in lines if r.get("epoch", EPOCHS + 1) >= again}
-    assert later and killed["pid"] not in later  # by a new worker
-    retried, clean = by_mode(folder), by_mode(clean_smoke_run)
-    assert sorted(retried) == sorted(clean)
-    for mode in clean:
-        same_results(retried[mode], clean[mode])
-    study = json.loads((folder / "study.json").read_text())
-    assert study["trials"] == {**study["trials"], "final": 2, "errored": 0}
-
-
-# One fine-tuning resnet18 trial (random init) at 48 px: epochs of a few seconds, long enough to be caught
+# One fine-tuning resnet18 trial (random init) at 32 px: epochs of a second or two, long enough to be caught
 # running at a 0.05 s poll, and a checkpoint (weights and optimiser state, ~90 MB) costly enough next to
-# them that the default pace skips some: the kill then loses epochs that the retry replays.
-PACED = [f"max_epochs={EPOCHS}", f"patience={EPOCHS}", "batch_size=8", "image_size=48", "mode=fine_tune",
+# them that the default pace skips some: the kill then loses epochs that the retry replays. (A kill at
+# --checkpoint-share 1, every epoch saved, was a second test; this one covers it: the retry starts from
+# the last checkpoint either way, and here that checkpoint is also behind the last epoch reported.)
+PACED = [f"max_epochs={EPOCHS}", f"patience={EPOCHS}", "batch_size=8", "image_size=32", "mode=fine_tune",
          "model=resnet18"]
+
+
+def a_skipped_checkpoint(lines: list[dict]) -> bool:
+    """The last epoch reported was not checkpointed, an earlier one was: a kill now loses epochs. (Killing
+    after a fixed epoch count was flaky: on a loaded machine the poll could first see an epoch the pace
+    had just checkpointed, and then nothing was replayed.)"""
+    saved = [bool(r.get("checkpoint_dir_name")) for r in lines if "epoch" in r]
+    return len(saved) >= 2 and saved[0] and not saved[-1]
 
 
 def test_a_worker_killed_at_the_default_pace_replays_its_epochs_and_ends_as_a_clean_run(demo_root, tmp_path):
     clean = run_smoke(demo_root, tmp_path, "clean", sets=PACED, share=None)
     folder = tmp_path / "k"
     killed = run_and_kill_a_worker(smoke_argv(demo_root, tmp_path, "k", sets=PACED, share=None), folder,
-                                   tmp_path / "run.log", poll=0.05)
+                                   tmp_path / "run.log", poll=0.05, ready=a_skipped_checkpoint)
     lines = rows(killed["trial"])
     first, again = restarts(lines)
-    # Retried from its last checkpoint, which the pace may have left before the last epoch reported.
+    # Retried from its last checkpoint, which the pace left before the last epoch reported.
     saved = [r["epoch"] for r in lines if "epoch" in r and r.get("checkpoint_dir_name") and r["pid"] == killed["pid"]]
-    assert first == 1 and saved and again <= killed["after"] + 2, (restarts(lines), saved)
+    assert first == 1 and saved and again <= killed["after"] + 1, (restarts(lines), saved)
     assert again == saved[-1] + 1 <= killed["after"], (again, saved, killed["after"])  # epochs replayed
     later = {r["pid"] for r in lines if r.get("epoch", EPOCHS + 1) > killed["after"]}
     assert later and killed["pid"] not in later  # the epochs after the kill, by a new worker
