@@ -50,27 +50,28 @@ def real_experiment(real_run):
 @pytest.fixture(scope="session")
 def real_run(demo_root, tmp_path_factory):
     """One real experiment folder, written by Ray Tune itself, and the arguments that wrote it:
-    `python -m study.run --space smoke` on the small demo, in its own process (so its Ray neither meets
-    nor outlives the tests' own). The runner's end-to-end tests (tests/test_run.py), analysis and
-    predictions all read this one run, so a change in Ray's layout fails a test; it is run once."""
+    `python -m study.run --space smoke` on the small demo with tests/runs.py's settings, in its own process
+    (so its Ray neither meets nor outlives the tests' own). It is run once, and read by the runner's
+    end-to-end tests (tests/test_run.py), analysis, predictions and the trackers, so a change in Ray's
+    layout fails a test; and it is the clean run every fault test must end equal to (clean_smoke_run)."""
     import subprocess
-    import sys
-    from pathlib import Path
+
+    from runs import REPO, smoke_argv
 
     storage = tmp_path_factory.mktemp("real-results")
-    argv = ["--space", "smoke", "--data", str(demo_root), "--collection", "demo",
-            "--storage", str(storage), "--name", "smoke", "--set", "max_epochs=3", "patience=3"]
+    extra = ["--max-concurrent", "1"]
     # The trackers whose extras are installed log this run too (tests/test_trackers.py reads them), offline:
-    # MLflow into a file store beside the experiment, W&B in offline mode into the same folder.
+    # MLflow into a file store beside the experiment, W&B in offline mode into the same folder. They
+    # change no number, so the run is still the fault tests' clean one.
     env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(storage), WANDB_SILENT="true")
     if importlib.util.find_spec("mlflow"):
-        argv += ["--mlflow", str(storage / "mlruns")]
+        extra += ["--mlflow", str(storage / "mlruns")]
     if importlib.util.find_spec("wandb"):
-        argv += ["--wandb", "artstudy-tests"]
-    done = subprocess.run([sys.executable, "-m", "study.run", *argv], capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1],
-                          env=env)
+        extra += ["--wandb", "artstudy-tests"]
+    command = smoke_argv(demo_root, storage, "smoke", *extra, report=True)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
     assert done.returncode == 0, f"the smoke run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return storage / "smoke", argv
+    return storage / "smoke", command[3:]  # the arguments after `python -m study.run`
 
 
 def _report_holds_the_trials_numbers(experiment, report):
@@ -116,8 +117,6 @@ def report_holds_the_trials_numbers():
 
 
 @pytest.fixture(scope="session")
-def clean_smoke_run(demo_root, tmp_path_factory):
+def clean_smoke_run(real_run):
     """The smoke space on the small demo, run once without a fault: what every fault test must end with."""
-    from runs import run_smoke
-
-    return run_smoke(demo_root, tmp_path_factory.mktemp("clean"), "clean", "--max-concurrent", "1")
+    return real_run[0]

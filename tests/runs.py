@@ -16,20 +16,23 @@ EPOCHS = 6  # long enough that a trial is still running when a fault is injected
 SETS = [f"max_epochs={EPOCHS}", f"patience={EPOCHS}", "batch_size=8"]
 
 
-def smoke_argv(demo_root: Path, storage: Path, name: str, *extra: str, sets=SETS, share: str | None = "1") -> list[str]:
+def smoke_argv(demo_root: Path, storage: Path, name: str, *extra: str, sets=SETS, share: str | None = "1",
+               report: bool = False) -> list[str]:
     # Every epoch checkpointed (the default pace skips most of these tiny epochs' checkpoints): a fault
     # injected after epoch k then has a known checkpoint to restart from, and the trials stay slow enough
     # for the tests to catch them running. tests/test_trainable.py covers the pace's skipping and replay.
-    # share=None: the default pace.
+    # share=None: the default pace. No report unless asked: these runs are compared trial by trial, and
+    # the report (~8 s a run) is tested on the session's real run (conftest real_run).
     pace = ["--checkpoint-share", share] if share is not None else []
+    no_report = [] if report else ["--no-report"]
     return [sys.executable, "-m", "study.run", "--space", "smoke", "--data", str(demo_root), "--collection", "demo",
-            "--storage", str(storage), "--name", name, *pace, *extra, "--set", *sets]
+            "--storage", str(storage), "--name", name, *pace, *no_report, *extra, "--set", *sets]
 
 
 def run_smoke(demo_root: Path, storage: Path, name: str, *extra: str, timeout: int = 300, env=None, sets=SETS,
-              share: str | None = "1"):
-    done = subprocess.run(smoke_argv(demo_root, storage, name, *extra, sets=sets, share=share), capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO, env=env)
+              share: str | None = "1", report: bool = False):
+    done = subprocess.run(smoke_argv(demo_root, storage, name, *extra, sets=sets, share=share, report=report),
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
     assert done.returncode == 0, f"the run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return storage / name
 

@@ -81,6 +81,7 @@ def a_skipped_checkpoint(lines: list[dict]) -> bool:
 
 def test_a_worker_killed_at_the_default_pace_replays_its_epochs_and_ends_as_a_clean_run(demo_root, tmp_path):
     clean = run_smoke(demo_root, tmp_path, "clean", sets=PACED, share=None)
+    assert not (clean / "report").exists() and (clean / "study.json").is_file()  # --no-report (tests/runs.py)
     folder = tmp_path / "k"
     killed = run_and_kill_a_worker(smoke_argv(demo_root, tmp_path, "k", sets=PACED, share=None), folder,
                                    tmp_path / "run.log", poll=0.05, ready=a_skipped_checkpoint)

@@ -1,6 +1,8 @@
 """A study file through real Ray Tune: two scientific values x one tuned nuisance x 2 samples on the tiny
 backbone plans, runs, resumes and reports as a built-in space does (each run in its own process and Ray)."""
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -29,15 +31,25 @@ def run(*argv):
     return done.stdout
 
 
+def dry_run(*argv):
+    """--dry-run starts no Ray and no trial: run in this process, its printed plan captured."""
+    from study.run.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*argv, "--dry-run"]) == 0
+    return out.getvalue()
+
+
 @pytest.fixture(scope="module")
 def ran(demo_root, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("study-file")
     path = tmp / "tiny_lr.toml"
     path.write_text(tomli_w.dumps(STUDY))
     argv = ["--space", str(path), "--data", str(demo_root), "--collection", "demo", "--storage", str(tmp / "r")]
-    planned = run(*argv, "--dry-run")
+    planned = dry_run(*argv)
     first = run(*argv)
-    resumed = run(*argv, "--resume")
+    resumed = run(*argv, "--resume", "--no-report")  # the first run's report is the one read below
     return planned, first, resumed, tmp / "r" / "tiny_lr"
 
 

@@ -103,6 +103,8 @@ def build_parser() -> Parser:
                    f"MLflow (Ray's MLflowLoggerCallback; default store: ./{MLFLOW_DEFAULT}); needs the mlflow extra")
     p.add_argument("--wandb", metavar="PROJECT", help="log every trial to this Weights & Biases project (Ray's "
                    "WandbLoggerCallback; WANDB_MODE=offline for no account); needs the wandb extra")
+    p.add_argument("--no-report", action="store_true", help="skip the report after each stage (a sweep whose "
+                   "folder is read elsewhere); write it later with python -m analysis.report FOLDER")
     return p
 
 
@@ -295,6 +297,7 @@ class Launch:
     max_concurrent: int = 0  # 0: as many as the resources allow
     checkpoint_share: float = DEFAULT_SHARE  # study/run/checkpoint_pace.py
     trackers: dict[str, str | None] = field(default_factory=dict)  # --mlflow, --wandb (study/run/trackers.py)
+    report: bool = True  # --no-report: this invocation writes no report (not recorded: a resume may write it)
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
@@ -364,7 +367,8 @@ def make_launch(args: argparse.Namespace, argv: list[str], space: Space) -> Laun
         argv = recorded.argv or argv
     return Launch(storage=storage, name=name, argv=argv, options=options, resume=args.resume,
                   cpus=args.cpus_per_trial, gpus=args.gpus_per_trial, max_concurrent=args.max_concurrent,
-                  checkpoint_share=args.checkpoint_share, trackers={"mlflow": args.mlflow, "wandb": args.wandb})
+                  checkpoint_share=args.checkpoint_share, trackers={"mlflow": args.mlflow, "wandb": args.wandb},
+                  report=not args.no_report)
 
 
 def refuse_existing(stages: list[Stage], launch: Launch) -> None:
@@ -393,7 +397,7 @@ def run_stages(space: Space, stages: list[Stage], ctx: Context, collections: Col
         study, rows = run_stage(space, stage, ctx, collections, launch)
         earlier[stage.name] = rows
         folder = exp.stage_dir(launch.storage, launch.name, stage.name)
-        code = max(code, summarize_stage(space, stage, study, rows, folder, launch.argv))
+        code = max(code, summarize_stage(space, stage, study, rows, folder, launch.argv, launch.report))
     return code
 
 
@@ -436,7 +440,8 @@ def check_resume_options(recorded: dict, given: dict, explicit: set[str]) -> dic
     return {**given, **recorded}
 
 
-def summarize_stage(space: Space, stage: Stage, study: StudyRecord, rows: list[dict], folder: str, argv) -> int:
+def summarize_stage(space: Space, stage: Stage, study: StudyRecord, rows: list[dict], folder: str, argv,
+                    report: bool = True) -> int:
     print(f"\nresults: {folder}")
     print(f"best of each scientific cell ({space.metric}, {space.mode}; mean over seeds; test metrics of that setting):")
     print(exp.best_of_each_cell(folder))
@@ -450,7 +455,9 @@ def summarize_stage(space: Space, stage: Stage, study: StudyRecord, rows: list[d
         print(f"{counts['errored']} trial(s) errored, {unfinished} without test metrics; continue with: "
               f"{exp.command_line([a for a in argv if a != '--resume'] + ['--resume'])}")
         code = 1
-    if not write_report(folder):
+    if not report:
+        print(f"report: not written (--no-report); write it with: python -m analysis.report {folder}")
+    elif not write_report(folder):
         code = 1
     return code
 
