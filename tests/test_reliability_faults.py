@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from runs import EPOCHS, REPO, by_mode, epochs, rows, run_smoke, same_results, smoke_argv, trials
+from runs import EPOCHS, REPO, by_mode, epochs, rows, same_results, smoke_argv, trials
 
 pytestmark = pytest.mark.reliability
 
@@ -80,11 +80,22 @@ def a_skipped_checkpoint(lines: list[dict]) -> bool:
 
 
 def test_a_worker_killed_at_the_default_pace_replays_its_epochs_and_ends_as_a_clean_run(demo_root, tmp_path):
-    clean = run_smoke(demo_root, tmp_path, "clean", sets=PACED, share=None)
+    # The clean twin runs beside the killed one, in its own process and Ray (one trial each, one core each):
+    # the kill waits for the pace's own decision, not for a time, so the shared machine does not change it.
+    with open(tmp_path / "clean.log", "w") as clean_log:
+        clean_run = subprocess.Popen(smoke_argv(demo_root, tmp_path, "clean", sets=PACED, share=None), cwd=REPO,
+                                     stdout=clean_log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            folder = tmp_path / "k"
+            killed = run_and_kill_a_worker(smoke_argv(demo_root, tmp_path, "k", sets=PACED, share=None), folder,
+                                           tmp_path / "run.log", poll=0.05, ready=a_skipped_checkpoint)
+            assert clean_run.wait(timeout=300) == 0, (tmp_path / "clean.log").read_text()[-3000:]
+        finally:
+            if clean_run.poll() is None:
+                os.killpg(clean_run.pid, signal.SIGKILL)
+                clean_run.wait(timeout=30)
+    clean = tmp_path / "clean"
     assert not (clean / "report").exists() and (clean / "study.json").is_file()  # --no-report (tests/runs.py)
-    folder = tmp_path / "k"
-    killed = run_and_kill_a_worker(smoke_argv(demo_root, tmp_path, "k", sets=PACED, share=None), folder,
-                                   tmp_path / "run.log", poll=0.05, ready=a_skipped_checkpoint)
     lines = rows(killed["trial"])
     first, again = restarts(lines)
     # Retried from its last checkpoint, which the pace left before the last epoch reported.
