@@ -5,9 +5,11 @@ Fixtures that build real collections live beside the tests that need them, or be
 
 import atexit
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -23,12 +25,32 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 DEMO_IMAGES = 300  # enough for every task to keep 11-18 classes in every split; written in 1-2 s
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """`build(folder)` run once for the whole test run, shared by pytest-xdist's workers (README's test
+    command runs two): the first worker to ask builds it under a file lock, the others wait and read it.
+    A build that failed is removed and tried again by whoever asks next, so its error is seen again."""
+    from filelock import FileLock
+
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # one process: a plain session fixture
+        return build(tmp_path_factory.mktemp(name))
+    root = tmp_path_factory.getbasetemp().parent  # the run's folder, above every worker's own
+    folder, built = root / name, root / f"{name}.built"
+    with FileLock(root / f"{name}.lock"):
+        if not built.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            built.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory):
-    """A small demo collection (Rijksmuseum layout, 300 images, seed 0), written once per test session."""
+    """A small demo collection (Rijksmuseum layout, 300 images, seed 0), written once per test run."""
     from study.data import write_demo
 
-    return write_demo(tmp_path_factory.mktemp("demo") / "demo", images=DEMO_IMAGES, seed=0)
+    return built_once(tmp_path_factory, "demo", lambda folder: write_demo(folder / "demo", images=DEMO_IMAGES, seed=0)
+                      ) / "demo"
 
 
 @pytest.fixture(scope="session")
@@ -51,14 +73,18 @@ def real_experiment(real_run):
 def real_run(demo_root, tmp_path_factory):
     """One real experiment folder, written by Ray Tune itself, and the arguments that wrote it:
     `python -m study.run --space smoke` on the small demo with tests/runs.py's settings, in its own process
-    (so its Ray neither meets nor outlives the tests' own). It is run once, and read by the runner's
-    end-to-end tests (tests/test_run.py), analysis, predictions and the trackers, so a change in Ray's
-    layout fails a test; and it is the clean run every fault test must end equal to (clean_smoke_run)."""
+    (so its Ray neither meets nor outlives the tests' own). It is run once per test run, and read by the
+    runner's end-to-end tests (tests/test_run.py), analysis, predictions and the trackers, so a change in
+    Ray's layout fails a test; and it is the clean run every fault test must end equal to (clean_smoke_run)."""
+    storage = built_once(tmp_path_factory, "real-results", lambda folder: _run_smoke_once(demo_root, folder))
+    return storage / "smoke", json.loads((storage / "argv.json").read_text())
+
+
+def _run_smoke_once(demo_root: Path, storage: Path) -> None:
     import subprocess
 
     from runs import REPO, smoke_argv
 
-    storage = tmp_path_factory.mktemp("real-results")
     extra = ["--max-concurrent", "1"]
     # The trackers whose extras are installed log this run too (tests/test_trackers.py reads them), offline:
     # MLflow into a file store beside the experiment, W&B in offline mode into the same folder. They
@@ -71,7 +97,7 @@ def real_run(demo_root, tmp_path_factory):
     command = smoke_argv(demo_root, storage, "smoke", *extra, report=True)
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
     assert done.returncode == 0, f"the smoke run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return storage / "smoke", command[3:]  # the arguments after `python -m study.run`
+    (storage / "argv.json").write_text(json.dumps(command[3:]))  # the arguments after `python -m study.run`
 
 
 def _report_holds_the_trials_numbers(experiment, report):
@@ -120,3 +146,18 @@ def report_holds_the_trials_numbers():
 def clean_smoke_run(real_run):
     """The smoke space on the small demo, run once without a fault: what every fault test must end with."""
     return real_run[0]
+
+
+# The modules that start real Ray runs, longest first (python -m pytest --durations=30). pytest-xdist hands
+# whole modules to its two workers in collection order, so these start at once and the hundreds of short
+# tests fill the gaps; in alphabetical order they came last and one worker finished a minute early.
+LONGEST_FIRST = ["test_study_file_run.py", "test_resume.py", "test_reliability_faults.py", "test_run.py",
+                 "test_backbones_real.py", "test_reliability_disk.py", "test_analysis_pruning.py", "test_tuner_paths.py"]
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a module, and of every other module, is kept

@@ -10,6 +10,7 @@ The driver killed mid-experiment is tests/test_resume.py.
 
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -29,26 +30,36 @@ def restarts(lines: list[dict]) -> list[int]:
     return [r["epoch"] for r in lines if "epoch" in r and r.get("iterations_since_restore") == 1]
 
 
-def two_epochs(lines: list[dict]) -> bool:
-    """The worker is in its third epoch (at least)."""
-    return len(epochs(lines)) >= 2
+EPOCH_LINE = re.compile(r": epoch (\d+) val_acc .*\(\d+ s(, checkpointed)?\)$", re.M)  # study/run/progress.py
 
 
-def run_and_kill_a_worker(argv: list[str], folder: Path, log_path: Path, *, poll: float, ready=two_epochs) -> dict:
-    """Run `argv`; SIGKILL the worker of the first unfinished trial whose result.json lines are `ready`,
-    checking every `poll` seconds. What was killed; the run must end well."""
+def a_skipped_checkpoint(log: str) -> int | None:
+    """The last epoch the run printed, if it was not checkpointed and an earlier one was (a kill now loses
+    epochs); else None. Read from the driver's progress lines, which it prints as each result arrives:
+    the trial folder's result.json is Ray's copy, synced in bursts (at checkpoints, on its own snapshot
+    schedule), and on a loaded machine it skipped the unsaved epochs' window entirely. (Killing after a
+    fixed epoch count was flaky too: the first epoch seen could be one the pace had just checkpointed.)"""
+    saved = [(int(epoch), bool(mark)) for epoch, mark in EPOCH_LINE.findall(log)]
+    if len(saved) >= 2 and saved[0][1] and not saved[-1][1]:
+        return saved[-1][0]
+    return None
+
+
+def run_and_kill_a_worker(argv: list[str], folder: Path, log_path: Path, *, poll: float) -> dict:
+    """Run `argv` (one trial); SIGKILL its worker once `a_skipped_checkpoint`, checking every `poll` seconds.
+    What was killed; the run must end well."""
     log = open(log_path, "w")
     run = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
     killed = {}
     try:
         deadline = time.monotonic() + 240
         while not killed and run.poll() is None and time.monotonic() < deadline:
-            for trial in trials(folder):
-                lines = rows(trial)
-                if ready(lines) and not any("test_acc" in r for r in lines):
-                    os.kill(lines[-1]["pid"], signal.SIGKILL)  # the trial's worker, mid-epoch
-                    killed = {"trial": trial, "pid": lines[-1]["pid"], "after": max(epochs(lines))}
-                    break
+            after = a_skipped_checkpoint(log_path.read_text())
+            pids = {r["pid"] for trial in trials(folder) for r in rows(trial)}  # the checkpointed epoch's row
+            if after is not None and len(pids) == 1:
+                pid = pids.pop()
+                os.kill(pid, signal.SIGKILL)  # the trial's worker, mid-epoch
+                killed = {"trial": trials(folder)[0], "pid": pid, "after": after}
             time.sleep(poll)
         run.wait(timeout=300)
     finally:
@@ -71,14 +82,6 @@ PACED = [f"max_epochs={EPOCHS}", f"patience={EPOCHS}", "batch_size=8", "image_si
          "model=resnet18"]
 
 
-def a_skipped_checkpoint(lines: list[dict]) -> bool:
-    """The last epoch reported was not checkpointed, an earlier one was: a kill now loses epochs. (Killing
-    after a fixed epoch count was flaky: on a loaded machine the poll could first see an epoch the pace
-    had just checkpointed, and then nothing was replayed.)"""
-    saved = [bool(r.get("checkpoint_dir_name")) for r in lines if "epoch" in r]
-    return len(saved) >= 2 and saved[0] and not saved[-1]
-
-
 def test_a_worker_killed_at_the_default_pace_replays_its_epochs_and_ends_as_a_clean_run(demo_root, tmp_path):
     # The clean twin runs beside the killed one, in its own process and Ray (one trial each, one core each):
     # the kill waits for the pace's own decision, not for a time, so the shared machine does not change it.
@@ -88,7 +91,7 @@ def test_a_worker_killed_at_the_default_pace_replays_its_epochs_and_ends_as_a_cl
         try:
             folder = tmp_path / "k"
             killed = run_and_kill_a_worker(smoke_argv(demo_root, tmp_path, "k", sets=PACED, share=None), folder,
-                                           tmp_path / "run.log", poll=0.05, ready=a_skipped_checkpoint)
+                                           tmp_path / "run.log", poll=0.05)
             assert clean_run.wait(timeout=300) == 0, (tmp_path / "clean.log").read_text()[-3000:]
         finally:
             if clean_run.poll() is None:

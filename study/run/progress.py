@@ -36,8 +36,10 @@ class ProgressLines(Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if "epoch" in result:
+            # "checkpointed": the epoch a crash now restarts after (the pace skips some: checkpoint_pace.py)
+            saved = ", checkpointed" if result.get("checkpoint_dir_name") else ""
             print(f"{self._name(trial)}: epoch {result['epoch']} val_acc {result.get('val_acc', float('nan')):.3f} "
-                  f"val_loss {result.get('val_loss', float('nan')):.3f} ({result.get('epoch_time_s', 0):.0f} s)",
+                  f"val_loss {result.get('val_loss', float('nan')):.3f} ({result.get('epoch_time_s', 0):.0f} s{saved})",
                   flush=True)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
