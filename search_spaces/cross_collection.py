@@ -107,8 +107,9 @@ SPACE = register_space(
         budget=(
             "stage 1: 5 trials (one fine-tuning per backbone on the source); stage 2: 5 models x 2 modes x "
             "2 weights = 20 trials (times --seeds): 25 in all. Demo on a machine without the paper's ImageNet "
-            "files: efficientnet_lite0 alone, 1 + 2 modes x 2 weights = 5 trials, 6.4 minutes (385 s) for both stages with empty caches (both demos written), measured on a "
-            "shared, busy 2-core machine."
+            "files: efficientnet_lite0 alone, 1 + 2 modes x 2 weights = 5 trials, 2.1 to 6.4 minutes for both stages "
+            "from a fresh clone with empty caches (both demos written) on 2 CPU cores (AMD EPYC VM): 123 and 133 s "
+            "on a quiet machine, 385 s on a busy one."
         ),
         notes=(
             "Without --data both collections are synthetic demos: the demo (seed 0) is the target and a "

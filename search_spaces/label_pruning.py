@@ -63,9 +63,9 @@ SPACE = register_space(
             "its own, 1,200 images (the default demo's 400 leave its top-2 rung 12 test images, where no interval "
             "excludes anything; at 1,200 it has 38, the full rung 98), efficientnet_lite0 with ImageNet weights in "
             "both modes and from random init off the shelf, on the ladder 18, 9, 5, 2 of the artist task = 12 "
-            "trials: 14 minutes (840 s) on 2 CPU cores with an empty cache, measured once while a test suite shared "
-            "the machine (an upper bound; the fine-tuned top rungs set the cost). With the paper's files in place "
-            "their 40 trials run too."
+            "trials: 3.8 to 14 minutes on 2 CPU cores (AMD EPYC VM) from a fresh clone with an empty cache: 225 s on "
+            "a quiet machine, 840 s with a test suite beside it (the fine-tuned top rungs set the cost). With the "
+            "paper's files in place their 40 trials run too."
         ),
         example="--data /data/rijksmuseum --collection rijksmuseum --set task=type",
         notes=(

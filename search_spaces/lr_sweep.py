@@ -55,8 +55,8 @@ SPACE = register_space(
             "reduction factor 3) stops most of them after one or a few epochs. Demo on a machine without the "
             "paper's ImageNet files: 4 cells (efficientnet_lite0 off the shelf and fine-tuned, efficientnet_lite1 "
             "and _lite2 off the shelf, ImageNet weights, 128 px, at most 6 epochs) x 3 samples = 12 trials; "
-            "3.4 minutes (206 s) on 2 CPU cores, measured once on a fresh clone while a test suite shared the "
-            "machine."
+            "1.8 to 3.4 minutes on 2 CPU cores (AMD EPYC VM) from a fresh clone with an empty cache: 108 and 111 s "
+            "on a quiet machine, 206 s with a test suite beside it."
         ),
         example="--data /data/rijksmuseum --collection rijksmuseum --sampler tpe",
         notes=(
