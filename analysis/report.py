@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -315,20 +316,25 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
     spreadsheet.to_csv(exp.history, data / "history.csv", index=False)
 
     blocks = extend_plan(exp, plan(exp, _analysis_command(exp.path, out)))
-    for block in blocks:
+    for block in blocks:  # the tables first: the notebook's headings are their titles
         if isinstance(block, TableBlock):
             block.table = block.call.run(exp)
             save_table(block.table, out / "tables")
-        elif isinstance(block, FigureBlock):
-            save_figure(block.call.run(exp), out / "figures", block.stem)
 
     space = exp.study.get("space") or "experiment"
     title = exp.name if exp.name == space else f"{space}: {exp.name}"  # the runner names an experiment after its space
-    markdown = _markdown(blocks, title)
-    atomic.write_text(out / "report.md", markdown)
-    atomic.write_text(out / "report.html", render_html(markdown, title, out))
-    intro = exp.study.get("question") or ""
-    problem = write_notebook(build_notebook(blocks, title, intro, exp.path, out), out / "report.ipynb")
+    notebook = build_notebook(blocks, title, exp.study.get("question") or "", exp.path, out)
+    # The notebook runs in its own kernel process while this one renders the figures: the two overlap on
+    # two cores (the main job's report: ~13 s of kernel beside ~17 s of figures).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        executed = pool.submit(write_notebook, notebook, out / "report.ipynb")
+        for block in blocks:
+            if isinstance(block, FigureBlock):
+                save_figure(block.call.run(exp), out / "figures", block.stem)
+        markdown = _markdown(blocks, title)
+        atomic.write_text(out / "report.md", markdown)
+        atomic.write_text(out / "report.html", render_html(markdown, title, out))
+        problem = executed.result()
     if problem:
         exp.warnings.append(problem)
     return out, exp
