@@ -31,8 +31,10 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
     A build that failed is removed and tried again by whoever asks next, so its error is seen again."""
     from filelock import FileLock
 
-    if "PYTEST_XDIST_WORKER" not in os.environ:  # one process: a plain session fixture
-        return build(tmp_path_factory.mktemp(name))
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # one process (-n 0): a plain session fixture
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
     root = tmp_path_factory.getbasetemp().parent  # the run's folder, above every worker's own
     folder, built = root / name, root / f"{name}.built"
     with FileLock(root / f"{name}.lock"):

@@ -50,14 +50,16 @@ def test_feature_cache_row_needs_the_same_accuracy_as_well_as_the_speed_up():
 
 
 def test_pace_rows_leave_the_first_epoch_out_and_divide_tune_by_bare():
-    row = loop.row_b_from(bare=[10.0, 100.0, 100.0], tuned=[1.0, 80.0, 80.0], what="m")
+    row = loop.row_b_from(bare=[[10.0, 100.0, 100.0]], tuned=[[1.0, 80.0, 80.0]], what="m")
     assert row.ratio == pytest.approx(0.8) and not row.met
     # epochs 2+ together: one at 60 img/s and one at 120 take as long as two at 80
-    row = loop.row_b_from(bare=[10.0, 100.0, 100.0], tuned=[1.0, 60.0, 120.0], what="m")
+    row = loop.row_b_from(bare=[[10.0, 100.0, 100.0]], tuned=[[1.0, 60.0, 120.0]], what="m")
     assert row.ratio == pytest.approx(0.8)
-    # the bare loop runs before and after the Tune trial: the faster of the two counts
-    row = loop.row_b_from(bare=[10.0, 90.0], tuned=[1.0, 95.0], what="m", bare_after=[20.0, 100.0])
+    # each side runs twice and its faster run counts: Tune 95 (not 70), bare 100 (not 90)
+    row = loop.row_b_from(bare=[[10.0, 90.0], [20.0, 100.0]], tuned=[[1.0, 70.0], [1.0, 95.0]], what="m",
+                          inside=[[1.0, 96.0], [1.0, 99.0]])
     assert row.ratio == pytest.approx(0.95) and row.met
+    assert "95 vs 100 img/s" in row.detail and "99 img/s inside" in row.detail
     row = loop.row_d_from(cache_s=[2.0, 2.2], memory_s=[1.9, 2.5], images=100, what="m")
     assert row.ratio == pytest.approx(1.9 / 2.0) and row.met
 
@@ -147,16 +149,24 @@ def test_only_takes_row_letters(capsys):
     assert LETTERS == "abcdefghi"
 
 
-def test_fine_tune_row_divides_tune_by_the_faster_bare_run_and_prints_gflops():
+def test_fine_tune_row_divides_each_sides_faster_run_and_prints_gflops():
     from study.bench.finetune import row_i_from
 
-    # epochs 2+ of each side: tune 40 img/s, bare 50 (before) and 45 (after): 40 / 50
-    row = row_i_from(bare=[5.0, 50.0, 50.0], tuned=[2.0, 40.0, 40.0], flops=2.5e9, what="m",
-                     bare_after=[5.0, 45.0, 45.0])
+    # epochs 2+ of each side: tune 40 and 30 img/s, bare 50 and 45: 40 / 50
+    row = row_i_from(bare=[[5.0, 50.0, 50.0], [5.0, 45.0, 45.0]], tuned=[[2.0, 30.0, 30.0], [2.0, 40.0, 40.0]],
+                     flops=2.5e9, what="m")
     assert row.letter == "i" and row.ratio == pytest.approx(0.8) and not row.met
     # 2.5 GFLOP per image x 40 img/s = 100 GFLOP/s; x 50 = 125
     assert "2.50 GFLOP per image" in row.detail and "100.0 vs 125.0 GFLOP/s" in row.detail
-    assert row_i_from(bare=[1.0, 100.0], tuned=[1.0, 95.0], flops=1e9, what="m").met
+    assert row_i_from(bare=[[1.0, 100.0]], tuned=[[1.0, 95.0]], flops=1e9, what="m").met
+
+
+def test_abba_runs_bare_tune_tune_bare():
+    calls = []
+    bare, tuned = loop.abba(lambda: calls.append("bare") or [float(len(calls))],
+                            lambda: calls.append("tune") or len(calls))
+    assert calls == ["bare", "tune", "tune", "bare"]
+    assert bare == [[1.0], [4.0]] and tuned == [2, 3]
 
 
 def test_flops_per_image_counts_forward_and_weight_gradient_of_a_convolution():

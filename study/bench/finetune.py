@@ -6,8 +6,8 @@ with the CPUs the runner gives a trial by default (one: two trials side by side 
 by the runner's own trainable and Tuner (loop.under_tune). The bare loop (loop.bare_loop) is the
 fastest CPU configuration docs/performance.md found for that epoch: channels_last model and
 batches, float32, glibc's allocator, the trial's thread count, evaluation without autograd. Both
-sides count training plus validation, epoch 1 left out, and the bare loop runs before and after the
-Tune trial (the faster counts), as in row b.
+sides count training plus validation, epoch 1 left out, each side runs twice (bare, Tune, Tune, bare)
+and its faster run counts, as in row b.
 
 Beside the ratio, the GFLOP/s each side reaches: forward+backward FLOPs per training image,
 counted by torch.utils.flop_counter on the model itself, times images/s (training images over the
@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from study.bench.loop import bare_loop, pace, under_tune
+from study.bench.loop import abba, bare_loop, fastest, under_tune
 from study.bench.rows import Row, ratio
 from study.config import DEMO_BUDGET
 from study.data import read_collection, write_demo
@@ -59,13 +59,11 @@ def flops_per_image(model: torch.nn.Module, size: int, batch: int = 2) -> float:
     return counter.get_total_flops() / batch
 
 
-def row_i_from(bare: list[float], tuned: list[float], flops: float, what: str,
-               bare_after: list[float] | None = None) -> Row:
-    """Tune's images/s over the bare loop's (epochs 2+, the faster bare run), and GFLOP/s of each."""
-    b = max(pace(run) for run in (bare, bare_after) if run)
-    t = pace(tuned)
+def row_i_from(bare: list[list[float]], tuned: list[list[float]], flops: float, what: str) -> Row:
+    """Tune's images/s over the bare loop's (epochs 2+, each side its faster run), and GFLOP/s of each."""
+    b, t = fastest(bare), fastest(tuned)
     return Row("i", "fine-tune images/s of the demo's trial: under Ray Tune / fastest bare loop", ratio(t, b), TARGET_I,
-               detail=f"{what}: {t:.1f} vs {b:.1f} img/s over epochs 2-{len(tuned)}; "
+               detail=f"{what}: {t:.1f} vs {b:.1f} img/s over epochs 2-{len(tuned[0])}, the faster of two runs each; "
                       f"{flops / 1e9:.2f} GFLOP per image (forward+backward): {t * flops / 1e9:.1f} vs "
                       f"{b * flops / 1e9:.1f} GFLOP/s")
 
@@ -81,12 +79,13 @@ def row_i(quick: bool = False, threads: int = 1, workdir: Path | None = None) ->
         before = torch.get_num_threads()
         torch.set_num_threads(threads)  # what the trainable sets for a trial of `threads` CPUs
         try:
-            bare = bare_loop(config, collection)  # also fills the image cache before the Tune side runs
-            tuned, _, checkpointed = under_tune(config, collection, threads, Path(tmp) / "results")
-            bare_after = bare_loop(config, collection)
+            folders = iter(Path(tmp) / f"results-{n}" for n in (1, 2))  # each Tune run its own experiment
+            # the first bare run also fills the image cache before the Tune side runs
+            bare, runs = abba(lambda: bare_loop(config, collection),
+                              lambda: under_tune(config, collection, threads, next(folders)))
         finally:
             torch.set_num_threads(before)
         flops = flops_per_image(engine.place(models.get_model(MODEL, 14, weights="none"), torch.device("cpu")), SIZE)
     what = (f"{MODEL} fine_tune {SIZE} px, {threads} thread(s), demo {TASK}, batch 32, "
-            f"Tune checkpointed epochs {checkpointed}")
-    return row_i_from(bare, tuned, flops, what, bare_after)
+            f"Tune checkpointed epochs {[run[2] for run in runs]}")
+    return row_i_from(bare, [run[0] for run in runs], flops, what)

@@ -4,8 +4,11 @@ Row b: the same fine-tuning trial (model, images, batch, seed, torch threads) ru
 `study.run.trainable.train` inside a one-trial Ray Tune experiment that the runner's own Tuner
 builds (study.run.tuner.make_tuner, with the runner's default checkpoint pace,
 study/run/checkpoint_pace.py), and by a bare PyTorch loop over the same uint8
-pixels held in memory, once before the Tune trial and once after it (so that a machine growing
-busier or quieter during the row favours neither side). Both count an epoch as training plus validation; the
+pixels held in memory. Each side runs twice, in the order bare, Tune, Tune, bare (`abba`), and each
+side's faster run counts: a machine growing busier or quieter during the row favours neither side,
+and a burst of load from another job slows one run of a side, not its result. (Until 2026-12-05 the
+bare loop ran twice around one Tune trial: the faster of two noisy runs against a single one, a
+bias against Tune as large as the machine's noise, +-5-10% per epoch here.) Both count an epoch as training plus validation; the
 Tune side's epoch is Ray's own `time_this_iter_s` (so it also pays the report and the epoch
 checkpoint), epoch 1 left out on both sides (first-call allocations; Tune's also holds the
 trial's start-up, which row h measures).
@@ -23,7 +26,9 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -39,6 +44,7 @@ from study.trial.transforms import ArrayDataset, ToInput, epoch_batches, epoch_g
 
 TARGET_B = 0.9
 TARGET_D = 0.9
+T = TypeVar("T")
 
 
 def _demo_trial(tmp: Path, images: int, model: str, size: int, epochs: int, batch: int) -> tuple[dict, object]:
@@ -139,13 +145,22 @@ def row_b(quick: bool = False, model: str = "resnet18", size: int = 64, threads:
         before = torch.get_num_threads()
         torch.set_num_threads(threads)  # what the trainable sets for a trial of `threads` CPUs
         try:
-            bare = bare_loop(config, collection)
-            tuned, inside, checkpointed = under_tune(config, collection, threads, Path(tmp) / "results")
-            bare_after = bare_loop(config, collection)
+            folders = iter(Path(tmp) / f"results-{n}" for n in (1, 2))  # each Tune run its own experiment
+            bare, runs = abba(lambda: bare_loop(config, collection),
+                              lambda: under_tune(config, collection, threads, next(folders)))
         finally:
             torch.set_num_threads(before)
+    checkpointed = [run[2] for run in runs]
     what = f"{model} fine_tune {size} px, {threads} thread(s), Tune checkpointed epochs {checkpointed}"
-    return row_b_from(bare, tuned, what, inside, bare_after)
+    return row_b_from(bare, [run[0] for run in runs], what, [run[1] for run in runs])
+
+
+def abba(bare: Callable[[], list[float]], tuned: Callable[[], T]) -> tuple[list[list[float]], list[T]]:
+    """Both sides twice, in the order bare, Tune, Tune, bare: a drift in the machine's load then weighs
+    on both sides alike, and each side keeps two runs to take the faster of."""
+    first = bare()
+    tuned_runs = [tuned(), tuned()]
+    return [first, bare()], tuned_runs
 
 
 def pace(per_epoch: list[float]) -> float:
@@ -155,15 +170,18 @@ def pace(per_epoch: list[float]) -> float:
     return len(counted) / sum(1 / p for p in counted)
 
 
-def row_b_from(bare: list[float], tuned: list[float], what: str, inside: list[float] | None = None,
-               bare_after: list[float] | None = None) -> Row:
-    """Tune's pace over the bare loop's, the faster of its runs before and after the Tune trial (a
-    burst of load from other jobs on a shared machine then slows only one of them)."""
-    b = max(pace(run) for run in (bare, bare_after) if run)
-    t = pace(tuned)
+def fastest(runs: list[list[float]]) -> float:
+    """The pace of a side's least disturbed run."""
+    return max(pace(run) for run in runs)
+
+
+def row_b_from(bare: list[list[float]], tuned: list[list[float]], what: str,
+               inside: list[list[float]] | None = None) -> Row:
+    """Tune's pace over the bare loop's, each side its faster run (see `abba`)."""
+    b, t = fastest(bare), fastest(tuned)
     return Row("b", "fine-tune images/s: under Ray Tune / bare PyTorch loop", ratio(t, b), TARGET_B,
-               detail=f"{what}: {t:.0f} vs {b:.0f} img/s over epochs 2-{len(tuned)}"
-                      + (f"; {pace(inside):.0f} img/s inside the trial's epochs (no report, no checkpoint)"
+               detail=f"{what}: {t:.0f} vs {b:.0f} img/s over epochs 2-{len(tuned[0])}, the faster of two runs each"
+                      + (f"; {fastest(inside):.0f} img/s inside the trial's epochs (no report, no checkpoint)"
                          if inside else ""))
 
 
