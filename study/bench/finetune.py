@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from study.bench.loop import abba, bare_loop, fastest, under_tune
+from study.bench.loop import both_sides, fastest
 from study.bench.rows import Row, ratio
 from study.config import DEMO_BUDGET
 from study.data import read_collection, write_demo
@@ -76,16 +76,8 @@ def row_i(quick: bool = False, threads: int = 1, workdir: Path | None = None) ->
                   "weights": "imagenet", "max_epochs": epochs, "patience": epochs, "image_size": SIZE,
                   "batch_size": 32, "cache_dir": str(Path(tmp) / "cache")}
         collection = read_collection("demo", root)
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)  # what the trainable sets for a trial of `threads` CPUs
-        try:
-            folders = iter(Path(tmp) / f"results-{n}" for n in (1, 2))  # each Tune run its own experiment
-            # the first bare run also fills the image cache before the Tune side runs
-            bare, runs = abba(lambda: bare_loop(config, collection),
-                              lambda: under_tune(config, collection, threads, next(folders)))
-        finally:
-            torch.set_num_threads(before)
+        paces = both_sides(config, collection, threads, Path(tmp))  # its first bare run fills the image cache
         flops = flops_per_image(engine.place(models.get_model(MODEL, 14, weights="none"), torch.device("cpu")), SIZE)
     what = (f"{MODEL} fine_tune {SIZE} px, {threads} thread(s), demo {TASK}, batch 32, "
-            f"Tune checkpointed epochs {[run[2] for run in runs]}")
-    return row_i_from(bare, [run[0] for run in runs], flops, what)
+            f"Tune checkpointed epochs {paces.checkpointed}")
+    return row_i_from(paces.bare, paces.tuned, flops, what)

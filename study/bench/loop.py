@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -142,17 +142,30 @@ def row_b(quick: bool = False, model: str = "resnet18", size: int = 64, threads:
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         config, collection = _demo_trial(Path(tmp), images, model, size, epochs, 32)
         _task_pixels(config, collection)  # warm the image cache before either side is timed
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)  # what the trainable sets for a trial of `threads` CPUs
-        try:
-            folders = iter(Path(tmp) / f"results-{n}" for n in (1, 2))  # each Tune run its own experiment
-            bare, runs = abba(lambda: bare_loop(config, collection),
-                              lambda: under_tune(config, collection, threads, next(folders)))
-        finally:
-            torch.set_num_threads(before)
-    checkpointed = [run[2] for run in runs]
-    what = f"{model} fine_tune {size} px, {threads} thread(s), Tune checkpointed epochs {checkpointed}"
-    return row_b_from(bare, [run[0] for run in runs], what, [run[1] for run in runs])
+        paces = both_sides(config, collection, threads, Path(tmp))
+    what = f"{model} fine_tune {size} px, {threads} thread(s), Tune checkpointed epochs {paces.checkpointed}"
+    return row_b_from(paces.bare, paces.tuned, what, paces.inside)
+
+
+class Paces(NamedTuple):
+    bare: list[list[float]]  # per run, per epoch: training images/s of the bare loop
+    tuned: list[list[float]]  # the same under Tune, between two reports
+    inside: list[list[float]]  # under Tune, within the epoch alone
+    checkpointed: list[list[int]]  # per Tune run, the epochs it checkpointed
+
+
+def both_sides(config: dict, collection, threads: int, tmp: Path) -> Paces:
+    """The trial run by the bare loop and under Tune, twice each (`abba`), with `threads` torch threads,
+    as the trainable sets them for a trial of `threads` CPUs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        bare, runs = abba(lambda: bare_loop(config, collection),  # each Tune run its own experiment folder:
+                          lambda: under_tune(config, collection, threads, Path(tempfile.mkdtemp(dir=tmp))))
+    finally:
+        torch.set_num_threads(before)
+    tuned, inside, checkpointed = (list(side) for side in zip(*runs))
+    return Paces(bare, tuned, inside, checkpointed)
 
 
 def abba(bare: Callable[[], list[float]], tuned: Callable[[], T]) -> tuple[list[list[float]], list[T]]:
