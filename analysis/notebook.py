@@ -63,6 +63,20 @@ def _kernel_env() -> dict:
     return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
 
 
+def import_kernel_client() -> None:
+    """Import here what `execute` imports, IPython included (jupyter_client imports it lazily, looking for
+    kernel specs). Called before `execute` runs in another thread: matplotlib's savefig reads
+    sys.modules["IPython"], and one still half-imported by that thread fails it ("partially initialized
+    module 'IPython' has no attribute 'version_info'"; seen once in a run's report)."""
+    try:
+        import IPython.paths  # noqa: F401
+        import ipykernel.kernelspec  # noqa: F401
+        import nbclient  # noqa: F401
+        from jupyter_client import KernelManager  # noqa: F401
+    except ImportError:
+        pass  # execute says what is missing
+
+
 def execute(nb, folder: Path, timeout: int = CELL_TIMEOUT_S) -> str | None:
     """Run every cell in place (so report.ipynb opens with its tables and figures drawn); None when all ran,
     else one line saying why the notebook is left unexecuted. Runs in `folder`, in a fresh python3 kernel."""

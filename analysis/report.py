@@ -305,7 +305,7 @@ def write_report(experiment_dir, out=None) -> Path:
 def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
     from analysis.export import save_figure, save_table  # matplotlib, only when writing
     from analysis.html import render_html
-    from analysis.notebook import build_notebook, write_notebook
+    from analysis.notebook import build_notebook, import_kernel_client, write_notebook
 
     exp = load_experiment(experiment_dir)
     out = Path(out).expanduser().resolve() if out else exp.path / REPORT_DIR
@@ -326,6 +326,7 @@ def _write(experiment_dir, out=None) -> tuple[Path, Experiment]:
     notebook = build_notebook(blocks, title, exp.study.get("question") or "", exp.path, out)
     # The notebook runs in its own kernel process while this one renders the figures: the two overlap on
     # two cores (the main job's report: ~13 s of kernel beside ~17 s of figures).
+    import_kernel_client()  # in this thread, before the kernel's: see its docstring
     with ThreadPoolExecutor(max_workers=1) as pool:
         executed = pool.submit(write_notebook, notebook, out / "report.ipynb")
         for block in blocks:

@@ -124,6 +124,24 @@ def test_notebook_validates(paper_report):
     assert "figures.learning_curves(exp.history" in code and "tables.paper_table(exp.trials" in code
 
 
+def test_the_kernel_thread_imports_no_ipython_module_the_figures_could_see_half_done():
+    """write_report draws its figures while another thread runs the notebook's kernel; matplotlib's savefig
+    reads sys.modules["IPython"], so that thread must find IPython already imported (a report failed once
+    on a half-imported one). In a fresh process: after import_kernel_client, executing a notebook imports
+    no IPython module."""
+    script = (
+        "import sys; from pathlib import Path; from nbformat.v4 import new_code_cell, new_notebook\n"
+        "from analysis.notebook import execute, import_kernel_client\n"
+        "import_kernel_client(); before = set(sys.modules)\n"
+        "assert 'IPython' in before\n"
+        "assert execute(new_notebook(cells=[new_code_cell('1 + 1')]), Path('.')) is None\n"
+        "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] == 'IPython'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[]"
+
+
 def test_notebook_executes(paper_report):
     """write_report executes report.ipynb in a fresh python3 kernel (analysis/notebook.py): the notebook on
     disk holds every cell's outputs, no error among them; running it a second time here would only repeat that."""
