@@ -151,10 +151,12 @@ def clean_smoke_run(real_run):
 
 
 # The modules that start real Ray runs, longest first (python -m pytest --durations=30). pytest-xdist hands
-# whole modules to its two workers in collection order, so these start at once and the hundreds of short
-# tests fill the gaps; in alphabetical order they came last and one worker finished a minute early.
-LONGEST_FIRST = ["test_study_file_run.py", "test_resume.py", "test_reliability_faults.py", "test_run.py",
-                 "test_backbones_real.py", "test_reliability_disk.py", "test_analysis_pruning.py", "test_tuner_paths.py"]
+# whole modules to its two workers in collection order (pyproject.toml turns off its reordering by test
+# count, which put these last), so the long ones start first and the hundreds of short tests fill the gaps.
+LONGEST_FIRST = ["test_reliability_faults.py", "test_run.py", "test_study_file_run.py", "test_resume.py",
+                 "test_reliability_lost_node.py", "test_backbones_real.py", "test_reliability_disk.py",
+                 "test_tuner_paths.py", "test_analysis_report.py", "test_analysis_pruning.py",
+                 "test_reliability_exposure.py", "test_bench_rows.py"]
 
 
 def pytest_collection_modifyitems(items):

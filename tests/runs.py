@@ -62,6 +62,11 @@ def epochs(lines: list[dict]) -> list[int]:
     return [r["epoch"] for r in lines if "epoch" in r]
 
 
+def restarts(lines: list[dict]) -> list[int]:
+    """The epochs at which a (re)started worker reported first."""
+    return [r["epoch"] for r in lines if "epoch" in r and r.get("iterations_since_restore") == 1]
+
+
 def final(lines: list[dict]) -> dict:
     finals = [r for r in lines if "test_acc" in r]
     assert len(finals) == 1, finals
