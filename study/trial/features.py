@@ -71,7 +71,10 @@ def extract(backbone: nn.Module, images: np.ndarray, prepare: ToInput, device: t
     with tqdm(total=len(images), desc=desc, unit="img", file=sys.stderr, mininterval=1.0, leave=False,
               disable=len(images) < 256) as bar:
         for start in range(0, len(images), batch_size):
-            x = to_device(torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])), device, prepare)
+            # A copy of the batch: `images` may be the image cache's read-only memory map, which torch will not
+            # wrap without a warning; a batch of uint8 pixels is small beside the forward pass it feeds.
+            batch = np.array(images[start:start + batch_size], order="C")
+            x = to_device(torch.from_numpy(batch), device, prepare)
             with autocast(device):
                 chunks.append(backbone(x).float().cpu().numpy())
             bar.update(len(x))
