@@ -3,11 +3,16 @@
 Each backbone runs at its minimum input size with a batch of 2 (vit_b_16 only takes 224 px: ~6 s).
 """
 
+import re
+
 import pytest
+import timm
 import torch
 from torch import nn
+from torchvision import models as tvm
+from torchvision.models import vgg as tv_vgg
 
-from study.trial import backbones, models
+from study.trial import backbones, catalogue, models
 from study.trial.models import ModelError, get_info, get_model, list_models, set_mode
 
 PAPER = ["vgg19", "inception_v3", "xception", "resnet50"]
@@ -39,6 +44,46 @@ def test_sizes_and_normalisation_come_from_the_weights():
         models.input_size("inception_v3", 64)
     with pytest.raises(ModelError, match="224 px inputs only"):
         models.input_size("vit_b_16", 192)
+
+
+def weight_facts(name: str) -> dict:
+    """What the catalogue writes out as data, derived again from the libraries that publish the weights:
+    torchvision's IMAGENET1K_V1 enum (its eval preset, its metadata, its URL) or timm's pretrained config."""
+    if name in backbones.LITE_ARCHS or name == "xception":
+        cfg = timm.models.get_pretrained_cfg(backbones.LITE_ARCHS.get(name, backbones.XCEPTION_ARCH))
+        facts = {"default_size": cfg.input_size[-1], "mean": tuple(cfg.mean), "std": tuple(cfg.std)}
+        if name == "xception":
+            facts.update(file=cfg.url.rsplit("/", 1)[-1], url=cfg.url, tag=f"timm {backbones.XCEPTION_ARCH}.{cfg.tag}")
+        return facts
+    enum = tvm.get_model_weights(name).IMAGENET1K_V1
+    preset = enum.transforms()
+    return {"default_size": preset.crop_size[0], "min_size": max(32, enum.meta["min_size"][0]),
+            "mean": tuple(preset.mean), "std": tuple(preset.std), "file": enum.url.rsplit("/", 1)[-1],
+            "url": enum.url, "tag": f"torchvision {type(enum).__name__}.{enum.name}",
+            "sha256_prefix": re.search(r"-([a-f0-9]+)\.pth$", enum.url).group(1)}
+
+
+@pytest.mark.parametrize("name", sorted(set(catalogue.BUILT_IN) - {"tiny_cnn"}))
+def test_the_catalogue_holds_what_the_weights_publish(name):
+    info = catalogue.BUILT_IN[name]
+    written = {**vars(info), **vars(info.imagenet)}
+    expected = weight_facts(name)
+    assert {key: written[key] for key in expected} == expected
+
+
+def test_vgg19_blocks_are_the_conv_layers_between_its_max_pools():
+    blocks, current = [], []
+    for i, layer in enumerate(tv_vgg.make_layers(tv_vgg.cfgs["E"])):
+        if isinstance(layer, nn.Conv2d):
+            current.append(f"features.{i}")
+        elif isinstance(layer, nn.MaxPool2d):
+            blocks.append(tuple(current))
+            current = []
+    assert get_info("vgg19").blocks == tuple(blocks) and len(blocks) == 5
+
+
+def test_the_catalogue_and_the_builders_name_the_same_backbones():
+    assert sorted(catalogue.BUILT_IN) == sorted(backbones._BUILDERS) == list_models()
 
 
 def _bn_stats(module: nn.Module) -> dict[str, torch.Tensor]:

@@ -252,6 +252,32 @@ def test_dry_run_through_the_command_line(demo_root):
     assert len(re.findall(r"^ +\d+  mode=", out.stdout, re.M)) == 12
 
 
+DRIVER_WITHOUT_TORCH = """
+import sys
+from study.run.cli import main
+from study.run.trainable import train  # what the driver hands to Tune; the trial imports torch in its worker
+from study.run.planning import imagenet_present
+rc = main(sys.argv[1:])
+print('imagenet:', imagenet_present('efficientnet_lite0'), imagenet_present('resnet50'))
+heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'torchvision', 'timm'})
+print('heavy:', heavy)
+sys.exit(rc)
+"""
+
+
+def test_the_driver_plans_every_backbone_without_importing_torch(demo_root, no_paper_weights):
+    # grid_paper's demo budget: five backbones, inception_v3's size raised to 75 px; then the ImageNet
+    # files looked up (efficientnet_lite0's in its package; resnet50's in no cache here).
+    argv = dry_run_argv("grid_paper", demo_root, "--set", "weights=imagenet")
+    done = subprocess.run([sys.executable, "-c", DRIVER_WITHOUT_TORCH, *argv], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "heavy: []" in done.stdout
+    assert re.search(r"^30 trials$", done.stdout, re.M)
+    assert re.search(r"^ +\d+  model=inception_v3 mode=fine_tune task=artist image_size=75$", done.stdout, re.M)
+    assert "imagenet: True False" in done.stdout
+
+
 # ---------------------------------------------------------------- README: one recipe per space
 def test_readme_has_every_spaces_recipe_commands():
     """The recipes are generated from the declarations (python -m study.run.recipes); the README

@@ -1,6 +1,7 @@
 """Weights: ImageNet files found on disk (never downloaded), clear errors, earlier checkpoints, no unpickling."""
 
 import time
+from pathlib import Path
 
 import pytest
 import timm
@@ -8,6 +9,7 @@ import torch
 import torchvision
 
 from study import weights  # the fetch|list command line
+from study.trial import imagenet_files
 from study.trial.models import get_info, get_model
 from study.trial.weights import WeightsError, WeightsNotFound
 
@@ -34,6 +36,27 @@ def test_missing_imagenet_weights_fail_fast_naming_the_file(empty_caches):
 def test_tiny_cnn_has_no_imagenet_weights():
     with pytest.raises(WeightsNotFound, match="tiny_cnn has no ImageNet weights"):
         get_model("tiny_cnn", 3, weights="imagenet")
+
+
+@pytest.mark.parametrize("torch_home", [None, "TMP/th", "~/th"])
+@pytest.mark.parametrize("xdg", [None, "TMP/xdg"])
+def test_the_hub_folder_found_without_torch_is_torchs_own(tmp_path, monkeypatch, torch_home, xdg):
+    # The runner looks for ImageNet files without importing torch (study/trial/imagenet_files.py):
+    # under each setting its folder must be the one torch.hub itself answers.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for name, value in (("TORCH_HOME", torch_home), ("XDG_CACHE_HOME", xdg)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value.replace("TMP", str(tmp_path)))
+    assert imagenet_files.default_hub_dir() == Path(torch.hub.get_dir())
+
+
+def test_a_hub_folder_moved_in_this_process_is_where_files_are_looked_for(tmp_path, monkeypatch):
+    monkeypatch.delenv("ARTSTUDY_WEIGHTS_DIR", raising=False)
+    monkeypatch.setattr(torch.hub, "_hub_dir", torch.hub._hub_dir)  # restored after the test
+    torch.hub.set_dir(str(tmp_path / "moved"))
+    assert imagenet_files.search_dirs() == [tmp_path / "moved" / "checkpoints"]
 
 
 @pytest.mark.parametrize("where", ["ARTSTUDY_WEIGHTS_DIR", "TORCH_HOME"])

@@ -45,7 +45,7 @@ import torch
 from study.data import load_images, prepare_task, read_collection, write_demo
 from study.errors import StudyError, exit_on_error
 from study.trial import weights as weights_mod
-from study.trial.backbones import IMAGENET_MEAN, IMAGENET_STD, get_info
+from study.trial.catalogue import IMAGENET_MEAN, IMAGENET_STD, get_info
 from study.trial.features import extract
 from study.trial.logistic import fit_logistic
 from study.trial.transforms import ToInput

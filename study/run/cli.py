@@ -256,7 +256,7 @@ def check_weights(stages: list[Stage], ctx: Context, address: str | None) -> Non
     missing = missing_imagenet(stages)
     if not missing:
         return
-    from study.trial.weights import WeightsNotFound, search_dirs
+    from study.trial.imagenet_files import WeightsNotFound, search_dirs
 
     fetch = f"python -m study.weights fetch {' '.join(missing)}"
     files = ", ".join(missing.values())

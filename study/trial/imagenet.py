@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torchvision import models as tvm
 
-from study.trial.backbones import get_info
+from study.trial.catalogue import get_info
 
 # Published top-1 (%) of weights whose metadata has none; the source of each figure beside it.
 PUBLISHED = {

