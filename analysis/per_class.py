@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from analysis.figures import _legend_below
 from analysis.predictions import best_trials, cell_keys, cell_name, read_predictions
 from analysis.tables import Table, fmt_num
 
@@ -64,8 +65,7 @@ def long_tail(trials: pd.DataFrame, experiment, task: str, *, scientific=(), nui
     ax.set_ylabel("test accuracy of the class (%)")
     ax.set_ylim(-3, 103)
     ax.set_title(f"task {task}: accuracy per class against its training-set size")
-    if len(best):
-        ax.legend(fontsize=8)
+    _legend_below(fig, ax.get_legend_handles_labels()[0])  # below: inside, a few cells' names hide the points
     return fig
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.labels import weights_label
 from analysis.roles import REPLICATE_KEYS, optimise_away, varied_keys
 from study.contract import CLASSES_FILE, PREDICTIONS_FILE, final_checkpoint
 
@@ -64,4 +65,6 @@ def best_trials(trials: pd.DataFrame, experiment: Path, *, scientific=(), nuisan
 
 
 def cell_name(row: pd.Series, keys) -> str:
-    return ", ".join(f"{k}={row[k]}" for k in keys)
+    """"model=resnet50, mode=fine_tune, weights=stage 1: demo/material, trial 00000": a checkpoint as
+    weights_label names it, not its absolute path (which would squeeze a legend or a title to nothing)."""
+    return ", ".join(f"{k}={weights_label(row[k]) if k == 'weights' else row[k]}" for k in keys)

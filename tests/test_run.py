@@ -226,3 +226,15 @@ def test_cross_collection_stage_two_starts_from_stage_ones_model(local_ray, demo
     # file, so the demo's random init), and its trial; never the absolute path
     origin = f"trained on demo/material from none, trial {rows(source)[-1]['trial_id']}"
     assert sorted(f["weights_used"] for f in finals).count(origin) == 2
+    # The report's per-class figure names stage 2's cells the same way in its legend (below the axes):
+    # stage 1's collection, task and trial number, not the model file's path.
+    from analysis import load_experiment
+    from analysis.per_class import long_tail
+
+    experiment = load_experiment(storage / "cc")
+    fig = long_tail(experiment.trials, experiment.path, "material", scientific=("weights",))
+    (legend,) = fig.legends
+    number = re.search(r"_(\d{5})$", rows(source)[-1]["trial_id"]).group(1)
+    assert sorted(t.get_text() for t in legend.get_texts()) == [
+        f"model=tiny_cnn, mode={mode}, weights={weights}" for mode in ("fine_tune", "off_the_shelf")
+        for weights in ("imagenet", f"stage 1: demo/material, trial {number}")]
